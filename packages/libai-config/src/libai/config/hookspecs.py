@@ -34,10 +34,26 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
+def libai_add_groups() -> list[str]:
+    """Return new kinds of components (registry groups) this plugin introduces.
+
+    Called once, when the registry is built, before any entry point is read
+    and before ``libai_register``. A group ``"callbacks"`` (or
+    ``"libai.callbacks"``) makes the entry-point group ``libai.callbacks`` part
+    of the registry and references ``"callbacks:<name>"`` resolvable.
+
+    Results are collected as a list of lists, one per plugin.
+    """
+
+
+@hookspec
 def libai_register(registry: Any) -> None:
     """Register components in code, beside (or instead of) entry points.
 
-    Called once, the first time the registry is built.
+    Called once, the first time the registry is built, for each plugin in
+    load order. Each registration is recorded with the plugin's distribution,
+    so two plugins claiming one name conflict exactly as entry points do.
+    Register ``"module:attr"`` strings to keep the import lazy.
 
     :param registry: the :class:`libai.config.registry.Registry`; call its
         ``register(group, name, target)`` (and ``add_group(group)`` for a new

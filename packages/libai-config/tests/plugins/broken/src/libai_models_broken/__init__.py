@@ -1,0 +1,1 @@
+"""A plugin whose modules fail to import (a missing dependency)."""

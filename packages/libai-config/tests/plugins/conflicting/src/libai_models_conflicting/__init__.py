@@ -1,0 +1,1 @@
+"""A plugin that claims a name another distribution also claims."""

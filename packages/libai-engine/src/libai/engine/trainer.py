@@ -1,0 +1,221 @@
+"""The training loop: :class:`HookBase`, :class:`TrainerBase` and its two run_steps.
+
+A trainer is a loop over iterations; everything else (LR stepping, checkpoints,
+evaluation, writers) is a hook. :class:`EagerTrainer` and :class:`GraphTrainer`
+differ only in ``run_step``: the first runs the model eagerly, the second calls
+a compiled ``nn.Graph`` (LiBai's two trainers).
+
+One iteration is one optimizer step over the *global* batch in both trainers:
+with ``num_accumulation_steps = n`` the eager trainer runs ``n`` micro batches
+before stepping, and the graph trainer feeds the ``n`` micro batches concatenated
+to a graph that accumulates gradients itself. (LiBai's eager trainer counts micro
+batches as iterations instead; counting optimizer steps makes ``train_iter``,
+the scheduler and checkpoints mean the same thing in both modes.)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from typing import Any, Callable, Optional
+
+from libai.engine.events import EventStorage, get_event_storage
+
+__all__ = ["EagerTrainer", "GraphTrainer", "HookBase", "TrainerBase"]
+
+logger = logging.getLogger(__name__)
+
+
+class HookBase:
+    """A callback of the training loop.
+
+    The loop calls the hooks like this (``after_train`` runs even when training
+    raises)::
+
+        hook.before_train()
+        for iter in range(start_iter, max_iter):
+            hook.before_step()
+            trainer.run_step()
+            hook.after_step()
+        iter += 1
+        hook.after_train()
+
+    ``self.trainer`` is a weak proxy of the trainer, set by ``register_hooks``;
+    ``self.trainer.iter`` is the iteration being run (in ``after_train``: the
+    number of iterations done).
+    """
+
+    trainer: Any = None
+
+    def before_train(self) -> None:
+        """Called once before the first iteration."""
+
+    def after_train(self) -> None:
+        """Called once after the last iteration, also when training failed."""
+
+    def before_step(self) -> None:
+        """Called before each iteration."""
+
+    def after_step(self) -> None:
+        """Called after each iteration."""
+
+
+class TrainerBase:
+    """An iteration loop with hooks; subclasses implement :meth:`run_step`."""
+
+    def __init__(self) -> None:
+        self._hooks: list[HookBase] = []
+        self.iter = 0
+        self.start_iter = 0
+        self.max_iter = 0
+        self.storage: Optional[EventStorage] = None
+
+    def register_hooks(self, hooks: list[Optional[HookBase]]) -> None:
+        """Append ``hooks`` (``None`` entries are skipped) in the order given.
+
+        Raises:
+            TypeError: for an object that is not a :class:`HookBase`.
+        """
+        hooks = [h for h in hooks if h is not None]
+        for h in hooks:
+            if not isinstance(h, HookBase):
+                raise TypeError(
+                    f"training hooks must subclass libai.engine.hooks.HookBase; got "
+                    f"{type(h).__module__}.{type(h).__qualname__}"
+                )
+            # A weak proxy avoids a reference cycle trainer <-> hook, as detectron2 does.
+            h.trainer = weakref.proxy(self)
+        self._hooks.extend(hooks)
+
+    def train(self, start_iter: int, max_iter: int) -> None:
+        """Run iterations ``start_iter .. max_iter - 1`` with the hooks around them."""
+        logger.info("Starting training from iteration %d", start_iter)
+        self.iter = self.start_iter = start_iter
+        self.max_iter = max_iter
+        with EventStorage(start_iter) as self.storage:
+            try:
+                self.before_train()
+                for self.iter in range(start_iter, max_iter):
+                    self.before_step()
+                    self.run_step()
+                    self.after_step()
+                # `iter` now counts the iterations done, which after_train hooks
+                # (final checkpoint, sample text) rely on.
+                self.iter = max_iter
+            except Exception:
+                logger.exception("Exception during training:")
+                raise
+            finally:
+                self.after_train()
+
+    def before_train(self) -> None:
+        for h in self._hooks:
+            h.before_train()
+
+    def after_train(self) -> None:
+        # storage.iter stays at the last iteration run: what after_train hooks put
+        # (the final evaluation) belongs to it.
+        for h in self._hooks:
+            h.after_train()
+
+    def before_step(self) -> None:
+        self.storage.iter = self.iter
+        for h in self._hooks:
+            h.before_step()
+
+    def after_step(self) -> None:
+        for h in self._hooks:
+            h.after_step()
+
+    def run_step(self) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def write_metrics(loss_dict: dict[str, Any], data_time: float, prefix: str = "") -> None:
+        """Put the losses (python floats on every rank) and ``data_time`` into the storage.
+
+        ``total_loss`` is the sum of the entries whose key contains ``"loss"``.
+        """
+        storage = get_event_storage()
+        storage.put_scalar("data_time", data_time)
+        total = 0.0
+        for k, v in loss_dict.items():
+            storage.put_scalar(prefix + k, v)
+            if "loss" in k:
+                total += v
+        storage.put_scalar(prefix + "total_loss", total)
+
+
+def _to_floats(loss_dict: dict[str, Any]) -> dict[str, float]:
+    """Read loss tensors (global or local) back as python floats, on every rank.
+
+    A global value is made broadcast and read through its local copy with
+    ``.numpy()``. Calling ``.item()`` on the global tensor that an ``nn.Graph``
+    returned crashes OneFlow 0.9.0 on the CPU now and then with a segmentation
+    fault (README, "Graph runs and the CPU segfault").
+    """
+    from libai.utils.oneflow_env import flow
+
+    out = {}
+    for k, v in loss_dict.items():
+        if v.is_global:
+            v = v.to_global(sbp=[flow.sbp.broadcast] * len(v.sbp)).to_local()
+        out[k] = float(v.numpy().astype("float64").mean())
+    return out
+
+
+class EagerTrainer(TrainerBase):
+    """Runs the model eagerly; one iteration = ``grad_acc_steps`` micro batches + one optimizer step."""
+
+    def __init__(self, model: Any, data_loader: Any, optimizer: Any, grad_acc_steps: int = 1) -> None:
+        super().__init__()
+        model.train()
+        self.model = model
+        self.data_loader = data_loader
+        self._data_loader_iter = iter(data_loader)
+        self.optimizer = optimizer
+        self.grad_acc_steps = int(grad_acc_steps)
+
+    def run_step(self, get_batch: Callable[..., dict], input_placement_device: str = "cpu") -> None:
+        if not self.model.training:
+            raise RuntimeError("the model was switched to eval mode during training (a hook forgot model.train())")
+        data_time = 0.0
+        sums: dict[str, Any] = {}
+        for _ in range(self.grad_acc_steps):
+            start = time.perf_counter()
+            data = get_batch(next(self._data_loader_iter), input_placement_device)
+            data_time += time.perf_counter() - start
+            loss_dict = self.model(**data)
+            losses = sum(v for k, v in loss_dict.items() if "loss" in k)
+            (losses / self.grad_acc_steps).backward()
+            for k, v in loss_dict.items():
+                v = v.detach()
+                sums[k] = v if k not in sums else sums[k] + v
+        mean = {k: v / self.grad_acc_steps for k, v in sums.items()}
+        if any(getattr(g, "_enable_clip_grad", False) for g in self.optimizer.param_groups):
+            self.optimizer.clip_grad()
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        self.write_metrics(_to_floats(mean), data_time)
+
+
+class GraphTrainer(TrainerBase):
+    """Calls a training ``nn.Graph`` (which steps the optimizer itself) once per iteration."""
+
+    def __init__(self, graph: Any, data_loader: Any, grad_acc_steps: int = 1) -> None:
+        super().__init__()
+        graph.model.train()
+        self.graph = graph
+        self.data_loader = data_loader
+        self._data_loader_iter = iter(data_loader)
+        self.grad_acc_steps = int(grad_acc_steps)
+
+    def run_step(self, get_batch: Callable[..., dict], input_placement_device: str = "cpu") -> None:
+        start = time.perf_counter()
+        micro = [next(self._data_loader_iter) for _ in range(self.grad_acc_steps)]
+        data = get_batch(micro[0] if len(micro) == 1 else micro, input_placement_device)
+        data_time = time.perf_counter() - start
+        loss_dict = self.graph(**data)
+        # With gradient accumulation the graph returns one value per micro batch.
+        self.write_metrics(_to_floats(loss_dict), data_time)

@@ -1,0 +1,549 @@
+"""Checkpoints that a crash cannot corrupt (LiBai's ``Checkpointer``, written atomically).
+
+A checkpoint is a directory ``<save_dir>/<name>/``::
+
+    model/          flow.save of the model's state dict
+    optimizer/      flow.save of each other checkpointable's state dict (by its keyword)
+    lr_scheduler/
+    meta.json       the extra values (iteration, consumed samples, ...), the RNG states of
+                    every rank, and the size of every file above (the manifest)
+
+Saving writes everything into ``<name>.tmp-<token>/`` first, ``meta.json`` last, and
+only then renames the directory to ``<name>``; the ``last_checkpoint`` file is
+replaced atomically after that. A save interrupted at any point leaves either the
+previous checkpoint or a ``*.tmp-*`` directory that nothing ever reads. Loading
+checks every file against the manifest, so a truncated or missing file is a
+:class:`CheckpointError` naming it, not a half-loaded model.
+
+Multi-process runs: every rank calls :meth:`Checkpointer.save` and
+:meth:`Checkpointer.load`. Global tensors are gathered to rank 0, which does all
+the disk I/O (``flow.save(..., global_dst_rank=0)``), and loaded from rank 0
+(``flow.load(..., global_src_rank=0)``), so the ranks need no shared filesystem.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from libai.utils import distributed as dist
+from libai.utils.oneflow_env import flow
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CheckpointError", "Checkpointer"]
+
+META_FILE = "meta.json"
+LAST_CHECKPOINT_FILE = "last_checkpoint"
+FORMAT_VERSION = 1
+_PICKLE_FILE = "pickled_data"  # what flow.save writes at the top of its directory
+_TMP_MARK = ".tmp-"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated or unreadable; the message names the file."""
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _walk_tensors(obj: Any) -> Iterable:
+    if isinstance(obj, flow.Tensor):
+        yield obj
+    elif isinstance(obj, Mapping):
+        for value in obj.values():
+            yield from _walk_tensors(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            yield from _walk_tensors(value)
+
+
+def _has_global_tensor(obj: Any) -> bool:
+    return any(t.is_global for t in _walk_tensors(obj))
+
+
+def _manifest(root: str) -> dict:
+    sizes = {}
+    for folder, _, files in os.walk(root):
+        for file in files:
+            path = os.path.join(folder, file)
+            sizes[os.path.relpath(path, root)] = os.path.getsize(path)
+    return sizes
+
+
+def _write_atomic_text(path: str, text: str) -> None:
+    tmp = f"{path}{_TMP_MARK}{uuid.uuid4().hex[:8]}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+        "numpy": [np_state[0], np_state[1].tolist(), *[_py(v) for v in np_state[2:]]],
+        "oneflow": flow.get_rng_state().numpy().tolist(),
+    }
+
+
+def _py(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _set_rng_state(state: Mapping) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), *rest))
+    flow.set_rng_state(flow.tensor(state["oneflow"], dtype=flow.uint8))
+
+
+def _json_ready(extra: Mapping, name: str) -> dict:
+    try:
+        json.dumps(dict(extra))
+    except TypeError as exc:
+        bad = [k for k, v in extra.items() if not _is_jsonable(v)]
+        raise CheckpointError(
+            f"checkpoint {name!r}: the extra values {bad} cannot be stored in {META_FILE} "
+            "(use numbers, strings, lists and dicts)"
+        ) from exc
+    return dict(extra)
+
+
+def _is_jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _match_like(value: Any, like: Any) -> Any:
+    """Give a loaded tensor the placement and sbp (or locality) of the tensor it replaces."""
+    if not isinstance(value, flow.Tensor) or not isinstance(like, flow.Tensor):
+        return value
+    if like.is_global:
+        if not value.is_global:
+            # A local value read in a one-process run is the whole tensor.
+            value = value.to_global(
+                placement=like.placement, sbp=[flow.sbp.broadcast] * len(like.sbp)
+            )
+            return value.to_global(sbp=like.sbp)
+        return value.to_global(placement=like.placement, sbp=like.sbp)
+    if value.is_global:
+        value = dist.to_whole_local(value)
+    return value.to(like.device)
+
+
+def _state_like(value: Any, param: Any) -> Any:
+    if not isinstance(value, flow.Tensor) or value.is_global:
+        return value
+    if tuple(value.shape) == tuple(param.shape):
+        return _match_like(value, param)
+    return value.to_global(placement=param.placement, sbp=[flow.sbp.broadcast] * len(param.sbp))
+
+
+def _localize(obj: Any) -> Any:
+    """Replace global tensors by their whole local value (for local models and optimizers)."""
+    if isinstance(obj, flow.Tensor):
+        return dist.to_whole_local(obj) if obj.is_global else obj
+    if isinstance(obj, dict):
+        return {k: _localize(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_localize(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_localize(v) for v in obj)
+    return obj
+
+
+def _one_for_all(func: Any) -> Any:
+    """Run ``func`` on rank 0 and give its result (or its error) to every rank.
+
+    Raising on rank 0 alone would leave the other ranks waiting in the next
+    collective; here every rank raises the same :class:`CheckpointError`.
+    """
+    result: Any = None
+    error: str | None = None
+    if dist.is_main_process():
+        try:
+            result = func()
+        except CheckpointError as exc:
+            error = str(exc)
+            if dist.get_world_size() == 1:
+                raise
+    if dist.get_world_size() > 1:
+        result, error = dist.all_gather_object((result, error))[0]
+    if error is not None:
+        raise CheckpointError(error)
+    return result
+
+
+# -- the checkpointer ----------------------------------------------------------------
+
+
+class Checkpointer:
+    """Save and load a model with its optimizer, scheduler and any other checkpointables.
+
+    Args:
+        model: the ``nn.Module`` whose ``state_dict`` is saved as ``model``.
+        save_dir: where checkpoints go (``train.output_dir``).
+        save_to_disk: ``False`` makes :meth:`save` a no-op (e.g. evaluation runs).
+        max_to_keep: keep only the newest ``max_to_keep`` numbered checkpoints
+            (``model_0000999``-style names); ``None`` keeps all.
+        **checkpointables: objects with ``state_dict``/``load_state_dict``, saved
+            under their keyword (``optimizer=``, ``lr_scheduler=``, ``scheduler=``, ...).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        save_dir: str = "",
+        *,
+        save_to_disk: bool = True,
+        max_to_keep: int | None = None,
+        **checkpointables: Any,
+    ) -> None:
+        if max_to_keep is not None and max_to_keep < 1:
+            raise ValueError(f"max_to_keep must be a positive number or None, got {max_to_keep}")
+        self.model = model
+        self.save_dir = str(save_dir) if save_dir else ""
+        self.save_to_disk = save_to_disk
+        self.max_to_keep = max_to_keep
+        self.checkpointables = {k: v for k, v in checkpointables.items() if v is not None}
+        if "model" in self.checkpointables:
+            raise ValueError("'model' is the model's own entry; give the other object another name")
+
+    def add_checkpointable(self, key: str, obj: Any) -> None:
+        """Also save and load ``obj`` (which has ``state_dict``/``load_state_dict``) as ``key``."""
+        if key == "model" or key in self.checkpointables:
+            raise KeyError(f"a checkpointable named {key!r} is already registered")
+        self.checkpointables[key] = obj
+
+    # -- saving ----------------------------------------------------------------------
+
+    def save(self, name: str, *, tag_last: bool = True, **extra: Any) -> str:
+        """Write checkpoint ``<save_dir>/<name>/`` atomically; every rank must call it.
+
+        ``extra`` (``iteration=``, ``consumed_samples=``, ...) is stored in ``meta.json``
+        and returned by :meth:`load`. Returns the checkpoint's path.
+        """
+        if not self.save_dir or not self.save_to_disk:
+            return ""
+        if not name or os.sep in name or _TMP_MARK in name:
+            raise ValueError(f"checkpoint name must be a plain directory name, got {name!r}")
+        extra = _json_ready(extra, name)
+        final = os.path.join(self.save_dir, name)
+        token = uuid.uuid4().hex[:8]
+        if dist.get_world_size() > 1:
+            token = dist.all_gather_object(token)[0]  # every rank writes to rank 0's path
+        tmp = f"{final}{_TMP_MARK}{token}"
+        rng_states = dist.all_gather_object(_rng_state())
+
+        if dist.is_main_process():
+            os.makedirs(tmp, exist_ok=False)
+        states = {"model": self.model.state_dict()}
+        states.update({k: obj.state_dict() for k, obj in self.checkpointables.items()})
+        for key, state in states.items():
+            self._save_object(state, os.path.join(tmp, key))
+
+        if dist.is_main_process():
+            meta = {
+                "format": FORMAT_VERSION,
+                "name": name,
+                "checkpointables": sorted(states),
+                "extra": extra,
+                "world_size": dist.get_world_size(),
+                "rng_states": rng_states,
+                "files": _manifest(tmp),
+            }
+            # meta.json is written last: a directory without it was never finished.
+            _write_atomic_text(os.path.join(tmp, META_FILE), json.dumps(meta))
+            self._replace_dir(tmp, final, token)
+            if tag_last:
+                self.tag_last_checkpoint(name)
+            self._prune()
+            logger.info("Saved checkpoint %s", final)
+        dist.synchronize()
+        return final
+
+    def _save_object(self, state: Any, path: str) -> None:
+        if _has_global_tensor(state):
+            flow.save(state, path, global_dst_rank=0)
+        elif dist.is_main_process():
+            flow.save(state, path)
+
+    @staticmethod
+    def _replace_dir(tmp: str, final: str, token: str) -> None:
+        # os.replace cannot overwrite a non-empty directory: move the old one aside
+        # first. If we die in between, _find_last still finds a complete checkpoint.
+        old = None
+        if os.path.exists(final):
+            old = f"{final}.old-{token}"
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old)
+
+    def tag_last_checkpoint(self, name: str) -> None:
+        """Point the ``last_checkpoint`` file at ``name`` (atomically; rank 0 only)."""
+        if dist.is_main_process():
+            _write_atomic_text(os.path.join(self.save_dir, LAST_CHECKPOINT_FILE), name)
+
+    def _prune(self) -> None:
+        if not self.max_to_keep:
+            return
+        numbered = sorted(
+            n for n in self._complete_checkpoints() if re.fullmatch(r".+_\d{7}", n) is not None
+        )
+        for old in numbered[: -self.max_to_keep]:
+            shutil.rmtree(os.path.join(self.save_dir, old))
+            logger.info("Removed old checkpoint %s (max_to_keep=%d)", old, self.max_to_keep)
+
+    # -- finding checkpoints -------------------------------------------------------------
+
+    def _complete_checkpoints(self) -> list:
+        if not self.save_dir or not os.path.isdir(self.save_dir):
+            return []
+        return sorted(
+            n
+            for n in os.listdir(self.save_dir)
+            if _TMP_MARK not in n
+            and ".old-" not in n
+            and os.path.isfile(os.path.join(self.save_dir, n, META_FILE))
+        )
+
+    def _find_last(self) -> str | None:
+        tag = os.path.join(self.save_dir, LAST_CHECKPOINT_FILE)
+        if os.path.isfile(tag):
+            with open(tag) as f:
+                name = f.read().strip()
+            if name and os.path.isfile(os.path.join(self.save_dir, name, META_FILE)):
+                return name
+            logger.warning(
+                "%s names %r, which is not a complete checkpoint; using the newest complete one",
+                tag,
+                name,
+            )
+        complete = self._complete_checkpoints()
+        if not complete:
+            return None
+        return max(
+            complete, key=lambda n: os.path.getmtime(os.path.join(self.save_dir, n, META_FILE))
+        )
+
+    def has_checkpoint(self) -> bool:
+        """Whether ``save_dir`` holds a complete checkpoint."""
+        return self._find_last() is not None
+
+    def get_checkpoint_file(self) -> str:
+        """The path of the latest complete checkpoint, or ``""`` if there is none."""
+        name = self._find_last()
+        return os.path.join(self.save_dir, name) if name else ""
+
+    def get_all_checkpoint_files(self) -> list:
+        """Paths of all complete checkpoints in ``save_dir``, sorted by name."""
+        return [os.path.join(self.save_dir, n) for n in self._complete_checkpoints()]
+
+    @classmethod
+    def last_checkpoint_iteration(cls, save_dir: str) -> int | None:
+        """The ``iteration`` stored with the latest checkpoint in ``save_dir`` (None: no checkpoint)."""
+        finder = cls(None, save_dir)
+        path = finder.get_checkpoint_file()
+        if not path:
+            return None
+        meta = _read_meta(path)
+        iteration = meta.get("extra", {}).get("iteration")
+        return None if iteration is None else int(iteration)
+
+    # -- loading ---------------------------------------------------------------------
+
+    def resume_or_load(self, path: str | None, *, resume: bool = True) -> dict:
+        """Resume from the last checkpoint in ``save_dir`` if ``resume`` and one exists;
+        otherwise load only the model weights from ``path`` (nothing if ``path`` is empty).
+
+        Returns the extra values stored with the checkpoint (``{}`` when nothing was loaded).
+        """
+        if resume and self.has_checkpoint():
+            return self.load(self.get_checkpoint_file())
+        if not path:
+            logger.info("No checkpoint to load: training from scratch")
+            return {}
+        return self.load(path, checkpointables=[])
+
+    def load(self, path: str, checkpointables: list | None = None) -> dict:
+        """Load checkpoint ``path`` (a directory, or a name inside ``save_dir``).
+
+        ``checkpointables=None`` loads everything and restores the RNG states (a
+        resume); a list loads the model plus the named checkpointables only, so
+        ``[]`` loads the weights alone (``train.load_weight``). Also accepts a bare
+        ``flow.save`` directory of a model state dict. Returns the extra values.
+
+        Raises :class:`CheckpointError` naming the file when it is missing,
+        truncated or unreadable.
+        """
+        path = self._resolve(path)
+        meta = _one_for_all(lambda: _verified_meta(path))
+        if meta is None:  # a bare flow.save directory or a LiBai checkpoint without meta.json
+            model_dir = path if _is_flow_dir(path) else os.path.join(path, "model")
+            self._load_model(self._load_object(model_dir))
+            return {}
+
+        self._load_model(self._load_object(os.path.join(path, "model")))
+        wanted = list(self.checkpointables) if checkpointables is None else list(checkpointables)
+        unknown = [k for k in wanted if k not in self.checkpointables]
+        if unknown:
+            raise KeyError(
+                f"cannot load {unknown}: the registered checkpointables are {sorted(self.checkpointables)}"
+            )
+        for key in wanted:
+            if key not in meta["checkpointables"]:
+                logger.warning(
+                    "checkpoint %s has no %r state; it keeps its current state", path, key
+                )
+                continue
+            obj = self.checkpointables[key]
+            state = self._load_object(os.path.join(path, key))
+            state = self._prepare_state(obj, state)
+            obj.load_state_dict(state)
+        if checkpointables is None:
+            self._restore_rng(meta)
+        logger.info(
+            "Loaded checkpoint %s%s",
+            path,
+            "" if checkpointables is None else f" ({['model', *wanted]})",
+        )
+        return dict(meta.get("extra", {}))
+
+    def _resolve(self, path: str) -> str:
+        if not os.path.exists(path) and self.save_dir:
+            inside = os.path.join(self.save_dir, path)
+            if os.path.exists(inside):
+                return inside
+        if not os.path.exists(path):
+            raise CheckpointError(f"checkpoint not found: {path}")
+        return path
+
+    def _load_object(self, path: str) -> Any:
+        try:
+            if dist.get_world_size() > 1:
+                return flow.load(path, global_src_rank=0)
+            return flow.load(path)
+        except Exception as exc:
+            raise CheckpointError(
+                f"cannot read checkpoint file {path}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _load_model(self, state: Mapping) -> None:
+        own = self.model.state_dict()
+        matched = {}
+        for key, value in state.items():
+            if key not in own:
+                continue
+            if tuple(value.shape) != tuple(own[key].shape):
+                logger.warning(
+                    "skip loading %s: the checkpoint's shape %s differs from the model's %s",
+                    key,
+                    tuple(value.shape),
+                    tuple(own[key].shape),
+                )
+                continue
+            matched[key] = _match_like(value, own[key])
+        missing = sorted(set(own) - set(matched))
+        unexpected = sorted(set(state) - set(own))
+        if missing:
+            logger.warning("Parameters not found in the checkpoint: %s", missing)
+        if unexpected:
+            logger.warning("Checkpoint entries the model does not have: %s", unexpected)
+        self.model.load_state_dict(matched, strict=False)
+
+    @staticmethod
+    def _prepare_state(obj: Any, state: Any) -> Any:
+        # An optimizer over local parameters cannot take global state tensors.
+        # OneFlow's own cast cannot turn a local state tensor (read in a one-process run)
+        # into a global one: give each tensor its parameter's placement and sbp here.
+        groups = getattr(obj, "param_groups", None)
+        if not groups or not isinstance(state, dict) or not isinstance(state.get("state"), dict):
+            return state
+        params = [p for g in groups for p in g.parameters]
+        if not params:
+            return state
+        if not params[0].is_global:
+            return _localize(state)
+        per_param = {}
+        for key, value in state["state"].items():
+            if isinstance(key, int) and key < len(params) and isinstance(value, dict):
+                param = params[key]
+                per_param[key] = {k: _state_like(v, param) for k, v in value.items()}
+            else:
+                per_param[key] = value
+        return {**state, "state": per_param}
+
+    @staticmethod
+    def _restore_rng(meta: Mapping) -> None:
+        states = meta.get("rng_states") or []
+        rank = dist.get_rank()
+        if len(states) != dist.get_world_size():
+            logger.warning(
+                "the checkpoint holds RNG states of %d process(es) but %d are running; random "
+                "streams are not restored",
+                len(states),
+                dist.get_world_size(),
+            )
+            return
+        _set_rng_state(states[rank])
+
+
+def _is_flow_dir(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, _PICKLE_FILE))
+
+
+def _read_meta(path: str) -> dict:
+    meta_path = os.path.join(path, META_FILE)
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read checkpoint metadata {meta_path}: {exc}") from exc
+    if not isinstance(meta, dict) or "files" not in meta or "checkpointables" not in meta:
+        raise CheckpointError(f"{meta_path} is not a LiBai checkpoint's metadata")
+    return meta
+
+
+def _verified_meta(path: str) -> dict | None:
+    """The checkpoint's metadata after checking every file against the manifest.
+
+    Returns ``None`` for a directory without ``meta.json`` that holds a bare
+    ``flow.save`` state dict (or a LiBai ``model/`` subdirectory).
+    """
+    if not os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path} is not a directory")
+    if not os.path.exists(os.path.join(path, META_FILE)):
+        if _is_flow_dir(path) or _is_flow_dir(os.path.join(path, "model")):
+            return None
+        raise CheckpointError(
+            f"{path} is not a checkpoint: it has no {META_FILE} (an interrupted save?) and no "
+            f"model state"
+        )
+    meta = _read_meta(path)
+    for rel, size in meta["files"].items():
+        file = os.path.join(path, rel)
+        if not os.path.isfile(file):
+            raise CheckpointError(f"checkpoint file missing: {file}")
+        actual = os.path.getsize(file)
+        if actual != size:
+            raise CheckpointError(
+                f"checkpoint file {file} is truncated or corrupt: {actual} bytes, expected {size}"
+            )
+    return meta

@@ -1,0 +1,98 @@
+"""The one place that imports OneFlow, and the quirks that go with it.
+
+Every libai module that needs OneFlow does ``from libai.utils.oneflow_env import flow``
+(or imports this module first, then ``import oneflow as flow``). Doing the import
+here once means:
+
+* ``GLOG_minloglevel`` defaults to ``2`` *before* OneFlow's C++ runtime starts, which
+  silences the "CUDA driver not found" warning printed on CPU-only machines (a value
+  the user already set is kept);
+* the two ways the import is known to fail on these machines turn into an
+  :class:`OneFlowImportError` that says what to do, instead of a traceback from deep
+  inside OneFlow: numpy 2 (OneFlow 0.9.0 was built against numpy 1) and a Python
+  newer than 3.10, where pip installs a placeholder ``oneflow`` that raises on import.
+
+It also answers the device question once: :func:`default_device_type` is ``"cuda"``
+only when OneFlow sees a GPU, else ``"cpu"``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = [
+    "ONEFLOW_VERSION",
+    "OneFlowImportError",
+    "cuda_available",
+    "default_device_type",
+    "flow",
+]
+
+# Must happen before the first `import oneflow`: glog reads it when the runtime starts.
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+class OneFlowImportError(ImportError):
+    """OneFlow cannot be imported in this environment; the message says why and what to do."""
+
+
+def _check_numpy() -> None:
+    try:
+        import numpy
+    except ImportError as exc:
+        raise OneFlowImportError(
+            "OneFlow needs numpy, which is not installed: pip install 'numpy>=1.21,<2'"
+        ) from exc
+    major = int(numpy.__version__.split(".", 1)[0])
+    if major >= 2:
+        raise OneFlowImportError(
+            f"numpy {numpy.__version__} is installed, but OneFlow 0.9.0 was built against "
+            "numpy 1 and fails to import with numpy 2. Install 'numpy>=1.21,<2' in "
+            f"{sys.prefix}."
+        )
+
+
+def _import_oneflow():
+    _check_numpy()
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    try:
+        import oneflow
+    except ModuleNotFoundError as exc:
+        if exc.name != "oneflow":
+            raise
+        raise OneFlowImportError(
+            f"OneFlow is not installed for Python {py} ({sys.executable}). "
+            "Install it with: pip install 'oneflow==0.9.0' 'nvidia-cudnn-cu11==8.9.*' "
+            "'nvidia-cublas-cu11==11.11.*' 'numpy<2' 'protobuf<4' (CPython 3.7 to 3.10 only)."
+        ) from exc
+    except Exception as exc:
+        # The wheel for Python > 3.10 is a placeholder whose import raises; an
+        # incomplete install (missing cuDNN/cuBLAS libraries) fails with OSError.
+        hint = (
+            "oneflow==0.9.0 has real wheels for CPython 3.7 to 3.10 only; on Python "
+            f"{py} pip installs a placeholder. Use a Python 3.10 environment."
+            if sys.version_info >= (3, 11)
+            else "Check that 'nvidia-cudnn-cu11==8.9.*' and 'nvidia-cublas-cu11==11.11.*' "
+            "are installed in the same environment (OneFlow's extension loads their "
+            "libraries) and that protobuf is <4."
+        )
+        raise OneFlowImportError(
+            f"importing oneflow failed on Python {py} ({sys.executable}): "
+            f"{type(exc).__name__}: {exc}. {hint}"
+        ) from exc
+    return oneflow
+
+
+flow = _import_oneflow()
+ONEFLOW_VERSION: str = flow.__version__
+
+
+def cuda_available() -> bool:
+    """Return whether OneFlow can use a CUDA device in this process."""
+    return bool(flow.cuda.is_available())
+
+
+def default_device_type() -> str:
+    """Return ``"cuda"`` when OneFlow sees a GPU, else ``"cpu"``."""
+    return "cuda" if cuda_available() else "cpu"

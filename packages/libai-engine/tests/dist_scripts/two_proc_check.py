@@ -1,0 +1,134 @@
+"""Run under ``python -m oneflow.distributed.launch --nproc_per_node 2``; see test_distributed.py.
+
+Rank 0 writes a JSON file (argv[1]) with values the test compares against a
+one-process computation of the same numbers.
+"""
+
+import json
+import sys
+
+from libai.utils import distributed as dist
+from libai.utils.oneflow_env import flow
+
+
+def data_parallel_sum() -> float:
+    dist.setup_dist_util({"data_parallel_size": 2})
+    # Each rank contributes its own local shard; the global tensor is split(0) over ranks.
+    local = flow.tensor([float(dist.get_rank() + 1)] * 3)
+    glob = local.to_global(placement=dist.get_layer_placement(0), sbp=dist.get_hidden_sbp())
+    return float(dist.tton(glob.sum()))
+
+
+def tensor_parallel_linear() -> list:
+    dist.setup_dist_util({"data_parallel_size": 1, "tensor_parallel_size": 2})
+    flow.manual_seed(0)
+    linear = flow.nn.Linear(4, 6)
+    weight, bias = linear.weight.numpy(), linear.bias.numpy()
+    placement = dist.get_layer_placement(0)
+    split_out = dist.get_nd_sbp([flow.sbp.broadcast, flow.sbp.split(0)])
+    col = flow.nn.Linear(4, 6)
+    # A local tensor given to to_global is read as this rank's shard: broadcast the
+    # full value first, then split it, so each rank holds half of the output features.
+    whole = dist.get_nd_sbp([flow.sbp.broadcast] * 2)
+    col.weight = flow.nn.Parameter(
+        flow.tensor(weight).to_global(placement, whole).to_global(sbp=split_out)
+    )
+    col.bias = flow.nn.Parameter(
+        flow.tensor(bias).to_global(placement, whole).to_global(sbp=split_out)
+    )
+    x = flow.arange(8, dtype=flow.float32).reshape(2, 4) / 8
+    x = x.to_global(placement=placement, sbp=dist.get_nd_sbp([flow.sbp.broadcast] * 2))
+    out = col(x)
+    return {
+        "out": dist.tton(out).tolist(),
+        "weight": weight.tolist(),
+        "bias": bias.tolist(),
+        "out_sbp": str(out.sbp),
+        "data_parallel_rank": dist.get_data_parallel_rank(),
+    }
+
+
+def evaluation_across_ranks() -> dict:
+    import numpy as np
+    from libai.evaluation import BLEUEvaluator, ClsEvaluator, PPLEvaluator
+
+    dist.setup_dist_util({"data_parallel_size": 2})
+    rank = dist.get_rank()
+    logits = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]], dtype=np.float32)
+    labels = np.array([1, 1, 1, 0])
+    # Rank-local shards: rank 0 sees samples 0-1, rank 1 sees samples 2-3.
+    local = ClsEvaluator(topk=(1,))
+    local.process(
+        {"labels": flow.tensor(labels[2 * rank : 2 * rank + 2])},
+        {"prediction_scores": flow.tensor(logits[2 * rank : 2 * rank + 2])},
+    )
+    # Global tensors split over the data-parallel axis: each rank reads all 4 samples.
+    placement, sbp = dist.get_layer_placement(0), dist.get_hidden_sbp()
+    whole = ClsEvaluator(topk=(1,))
+    whole.process(
+        {"labels": flow.tensor(labels[2 * rank : 2 * rank + 2]).to_global(placement, sbp)},
+        {
+            "prediction_scores": flow.tensor(logits[2 * rank : 2 * rank + 2]).to_global(
+                placement, sbp
+            )
+        },
+    )
+    ppl = PPLEvaluator()
+    ppl.process(
+        {"labels": flow.tensor(labels[2 * rank : 2 * rank + 2])},
+        {"prediction_scores": flow.tensor(logits[2 * rank : 2 * rank + 2])},
+    )
+    bleu = BLEUEvaluator()
+    sentences = [["the cat sat on the mat"], ["a quick brown fox"]][rank]
+    references = [["the cat is on the mat"], ["the quick brown fox"]][rank]
+    bleu.process({"reference": references}, {"candidate": sentences})
+    return {
+        "local_acc": local.evaluate()["Acc@1"],
+        "global_acc": whole.evaluate()["Acc@1"],
+        "ppl": ppl.evaluate()["PPL"],
+        "bleu": bleu.evaluate()["bleu_score"],
+        "gathered": dist.all_gather_object({"rank": rank}),
+    }
+
+
+def checkpoint_round_trip(save_dir: str) -> dict:
+    from libai.utils.checkpoint import Checkpointer
+
+    dist.setup_dist_util({"data_parallel_size": 2})
+    placement = dist.get_layer_placement(0)
+
+    def build(seed):
+        flow.manual_seed(seed)
+        model = dist.convert_to_distributed_default_setting(flow.nn.Linear(3, 2))
+        return model, flow.optim.Adam(model.parameters(), lr=0.1)
+
+    model, optimizer = build(0)
+    x = flow.ones(4, 3).to_global(placement=placement, sbp=flow.sbp.broadcast)
+    x = x.to_global(sbp=dist.get_hidden_sbp())
+    model(x).sum().backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    Checkpointer(model, save_dir, optimizer=optimizer).save("model_0000000", iteration=0)
+    model2, optimizer2 = build(1)
+    extra = Checkpointer(model2, save_dir, optimizer=optimizer2).resume_or_load(None)
+    # One more identical step on both must keep them equal.
+    for m, o in ((model, optimizer), (model2, optimizer2)):
+        m(x).sum().backward()
+        o.step()
+    return {
+        "extra": extra,
+        "weight": dist.tton(model.weight).tolist(),
+        "weight2": dist.tton(model2.weight).tolist(),
+        "sbp": str(model2.weight.sbp),
+    }
+
+
+if __name__ == "__main__":
+    result = {"world_size": dist.get_world_size(), "dp_sum": data_parallel_sum()}
+    result["tp"] = tensor_parallel_linear()
+    result["eval"] = evaluation_across_ranks()
+    result["checkpoint"] = checkpoint_round_trip(sys.argv[1] + ".ckpt")
+    dist.synchronize()
+    if dist.is_main_process():
+        with open(sys.argv[1], "w") as f:
+            json.dump(result, f)
