@@ -1,4 +1,4 @@
-"""Shared helpers for libai-config's tests: real files under tmp_path."""
+"""Shared fixtures for libai-config's tests: real files under tmp_path."""
 
 from __future__ import annotations
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 from _libai_registry_site import SiteOnPath, add_distribution
-from omegaconf import DictConfig
-
 from libai.config import LazyCall, LazyConfig, configurable
 from libai.config.check import ConfigCheckError, check_config, iter_calls, validate
 from libai.config.engine_args import engine_supplied
+from omegaconf import DictConfig
 
 
 @engine_supplied("optimizer")
@@ -132,9 +131,7 @@ def test_configurable_with_cfg_checks_from_config_and_init_arguments() -> None:
 def test_recursive_false_stops_the_walk_and_missing_values_are_reported() -> None:
     cfg = DictConfig(
         {
-            "outer": LazyCall(takes_anything)(
-                a=LazyCall("json.nope")(), _recursive_=False
-            ),
+            "outer": LazyCall(takes_anything)(a=LazyCall("json.nope")(), _recursive_=False),
             "sched": LazyCall(WarmupCosineLR)(max_iter="???"),
         },
         flags={"allow_objects": True},
@@ -198,6 +195,8 @@ def test_registry_references_in_a_loaded_config(tmp_path: Path) -> None:
         "other: target 'models:acme_bret': unknown name 'acme_bret' in registry group 'models'; "
         "did you mean models:acme_bert"
     )
-    assert found[2].startswith("broken: target 'models:acme_broken': models:acme_broken: cannot load it")
+    assert found[2].startswith(
+        "broken: target 'models:acme_broken': models:acme_broken: cannot load it"
+    )
     assert "acme-models 1.0" in found[2] and "not_installed_dep_xyz" in found[2]
     assert len(found) == 3  # schedulers:acme_cosine resolves, its optimizer is engine supplied

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from _libai_registry_site import SiteOnPath, add_distribution
-
 from libai.config import plugins
 from libai.config.cli import Command, main
 
@@ -117,7 +116,9 @@ def test_plugins_json_and_disable_flag(site: Path, capsys: pytest.CaptureFixture
     assert code == 2 and "-p takes no:NAME" in err
 
 
-def test_check_ok_and_problems(site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_ok_and_problems(
+    site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = write_config(tmp_path, "good.py", "model = LazyCall('models:acme_net')(width=3)\n")
     code, out, _ = run(capsys, "check", str(good))
     assert code == 0 and "OK, 1 calls resolved and checked" in out
@@ -169,8 +170,12 @@ def test_show_yaml_py_json(site: Path, tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_diff(site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    a = write_config(tmp_path, "a.py", "model = LazyCall('models:acme_net')(width=3)\nx = dict(k=1)\n")
-    b = write_config(tmp_path, "b.py", "model = LazyCall('models:acme_net')(width=4)\ny = dict(k=1)\n")
+    a = write_config(
+        tmp_path, "a.py", "model = LazyCall('models:acme_net')(width=3)\nx = dict(k=1)\n"
+    )
+    b = write_config(
+        tmp_path, "b.py", "model = LazyCall('models:acme_net')(width=4)\ny = dict(k=1)\n"
+    )
     code, out, _ = run(capsys, "diff", str(a), str(b), "--json")
     assert code == 0
     assert json.loads(out) == [
@@ -207,3 +212,19 @@ def test_libai_engine_offers_the_same_commands_and_run(capsys: pytest.CaptureFix
     assert out.startswith("usage: libai-engine")
     for command in ("list", "plugins", "check", "show", "diff", "run"):
         assert command in out
+
+
+def test_read_only_commands_import_no_oneflow(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "exp.py", "train = dict(iters=5)\n")
+    probe = (
+        "import sys, io, contextlib\n"
+        "from libai.config.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    codes = [main(['list', '--json']), main(['plugins', '--json']),"
+        f" main(['show', {str(cfg)!r}]), main(['check', {str(cfg)!r}])]\n"
+        "print(codes, 'oneflow' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[0, 0, 0, 0] False"

@@ -186,3 +186,19 @@ def test_module_colon_attr_target():
 
     built = instantiate({"_target_": "json.decoder:JSONDecoder", "strict": False})
     assert isinstance(built, json.decoder.JSONDecoder) and built.strict is False
+
+
+def test_explicit_recursive_keyword_wins_over_node_flag():
+    node = LazyCall(SimpleNamespace)(_recursive_=False, child=LazyCall(dict)(a=1))
+    assert isinstance(instantiate(node).child, DictConfig)
+    assert instantiate(node, _recursive_=True).child == {"a": 1}
+
+
+def test_path_of_a_list_item_node():
+    cfg = DictConfig(
+        {"data": {"datasets": [LazyCall(int)(bad=1)]}},
+        flags={"allow_objects": True},
+    )
+    with pytest.raises(InstantiationError) as info:
+        instantiate(cfg.data.datasets[0])
+    assert info.value.path == "data.datasets[0]"

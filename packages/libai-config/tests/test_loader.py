@@ -32,7 +32,7 @@ def test_load_returns_public_config_objects(write):
         name = "bert"
         _hidden = dict(a=1)
 
-        def helper():
+        def build_width():
             return 1
 
         class Local:
@@ -283,3 +283,17 @@ def test_pathlike_argument(write):
     path = write("exp.py", "x = 1\n")
     assert LazyConfig.load(Path(path)).x == 1
     assert LazyConfig.load(str(path)).x == 1
+
+
+def test_concurrent_loads_in_threads(write):
+    # Nothing global is patched, so loads in parallel threads do not interfere.
+    from concurrent.futures import ThreadPoolExecutor
+
+    for i in range(4):
+        write(f"c{i}/common/part.py", f"part = dict(index={i})\n")
+        write(f"c{i}/exp.py", "from .common.part import part\n")
+    root = Path(write("marker.txt", "").parent)
+    paths = [root / f"c{i % 4}" / "exp.py" for i in range(16)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(LazyConfig.load, paths))
+    assert [r.part.index for r in results] == [i % 4 for i in range(16)]

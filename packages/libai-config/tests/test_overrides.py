@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import pytest
+from libai.config import LazyConfig
 from libai.config.overrides import (
     NO_VALUE,
     Override,
@@ -171,7 +172,7 @@ def test_nan():
         ("{_target_: optimizers:SGD, lr: 0.1}", {"_target_": "optimizers:SGD", "lr": 0.1}),
         ("{a: '1', b: \"two words\"}", {"a": "1", "b": "two words"}),
         # keys are typed as in Hydra, unless quoted
-        ("{1: a, true: b, null: c, 1.5: d}", {1: "a", True: "b", None: "c", 1.5: "d"}),
+        ("{2: a, true: b, null: c, 1.5: d}", {2: "a", True: "b", None: "c", 1.5: "d"}),
         ("{'1': a, 'true': b}", {"1": "a", "true": "b"}),
         (r"{a\ b: 1, x y: 2}", {"a b": 1, "x y": 2}),
         ("{'a b': 1}", {"a b": 1}),
@@ -317,7 +318,7 @@ ROUND_TRIP_VALUES = [
     {},
     [1, [2, [3, []]]],
     {"a": {"b": [None, "x", 1.5]}, "_target_": "models:bert"},
-    {1: "int key", "1": "str key", True: "bool key", "null": None, "": "empty"},
+    {2: "int key", "2": "str key", True: "bool key", "null": None, "": "empty"},
 ]
 
 
@@ -650,3 +651,49 @@ def test_bad_arguments():
         apply_overrides(OmegaConf.create({}), "a=1")  # type: ignore[arg-type]
     with pytest.raises(OverrideError, match="expects a DictConfig, got dict"):
         apply_overrides({"a": 1}, ["a=2"])  # type: ignore[arg-type]
+
+
+def test_lazyconfig_apply_overrides_on_a_loaded_config_file(write):
+    path = write(
+        "experiment.py",
+        """
+        from libai.config import LazyCall
+
+        model = LazyCall("models:bert")(cfg=dict(hidden_size=768, hidden_layers=24))
+        optim = LazyCall("optimizers:AdamW")(lr=1e-4, betas=[0.9, 0.999])
+        train = dict(train_iter=100, output_dir="./output", dist=dict(data_parallel_size=1))
+        """,
+    )
+    cfg = LazyConfig.load(str(path))
+    out = LazyConfig.apply_overrides(
+        cfg,
+        [
+            "train.train_iter=200",
+            "optim._target_=optimizers:SGD",
+            "model.cfg.hidden_layers=2",
+            "+train.seed=1234",
+            "~optim.betas",
+            "train.output_dir=./out/run-1",
+        ],
+    )
+    assert out is cfg
+    assert cfg.train.train_iter == 200
+    assert cfg.optim._target_ == "optimizers:SGD"
+    assert cfg.model.cfg.hidden_layers == 2
+    assert cfg.train.seed == 1234
+    assert "betas" not in cfg.optim
+    assert cfg.train.output_dir == "./out/run-1"
+    with pytest.raises(OverrideError, match="did you mean train.dist.data_parallel_size?"):
+        LazyConfig.apply_overrides(cfg, ["train.dist.data_parallel=2"])
+
+
+def test_tuples_where_objects_are_allowed():
+    cfg = DictConfig({"betas": (0.9, 0.999)}, flags={"allow_objects": True})
+    apply_overrides(cfg, ["betas=[0.8, 0.99]"])
+    assert tuple(cfg.betas) == (0.8, 0.99)
+    if type(cfg._get_node("betas")).__name__ == "TupleConfig":  # omegaconf >= 2.4
+        with pytest.raises(OverrideError, match="'betas' is the tuple .* set betas itself"):
+            apply_overrides(cfg, ["betas.0=0.5"])
+    else:  # omegaconf 2.3 stores tuples as lists
+        apply_overrides(cfg, ["betas.0=0.5"])
+        assert cfg.betas[0] == 0.5

@@ -6,11 +6,11 @@ Plugins are real distributions in a temporary site dir (see
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from _libai_registry_site import SiteOnPath, add_distribution
-
 from libai.config import plugins
 from libai.config.plugins import PluginError, get_plugin_manager
 
@@ -158,7 +158,9 @@ def test_a_raising_trainer_hook_names_its_plugin(site: Path) -> None:
         "from libai.config.hookspecs import hookimpl\n\n"
         "@hookimpl\ndef libai_trainer_hooks(cfg):\n    raise KeyError('train.period')\n",
     )
-    with pytest.raises(PluginError, match="plugin bad-hooks: hook libai_trainer_hooks raised") as info:
+    with pytest.raises(
+        PluginError, match="plugin bad-hooks: hook libai_trainer_hooks raised"
+    ) as info:
         plugins.trainer_hooks({})
     assert isinstance(info.value.__cause__, KeyError)
 
@@ -188,3 +190,39 @@ def test_plugins_registered_in_code_take_part(site: Path) -> None:
     manager.register(InCode(), name="in_code")
     assert "in-code" in plugins.trainer_hooks({})
     assert infos_by_dist()["in_code"].status == "loaded"
+
+
+def test_example_plugin_trainer_hook_is_an_engine_hook(site: Path) -> None:
+    """examples/libai-models-example's hook, laid out as pip would install it."""
+    hook_base = pytest.importorskip("libai.engine.hooks").HookBase
+    example = Path(__file__).resolve().parents[3] / "examples" / "libai-models-example"
+    if not example.is_dir():
+        pytest.skip("needs the monorepo checkout (examples/)")
+    shutil.copytree(
+        example / "src" / "libai_models_example",
+        site / "libai_models_example",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    add_distribution(
+        site,
+        "libai-models-example",
+        "0.1.0",
+        {
+            "libai.plugins": {"libai_models_example": "libai_models_example.plugin"},
+            "libai.models": {"tiny_mlp": "libai_models_example.model:TinyMLP"},
+        },
+    )
+    hooks = [h for h in plugins.trainer_hooks({"train": {"log_period": 2}}) if hasattr(h, "steps")]
+    assert len(hooks) == 1 and isinstance(hooks[0], hook_base)
+    hook = hooks[0]
+    hook.before_train()
+    for _ in range(5):
+        hook.before_step()
+        hook.after_step()
+    hook.after_train()
+    assert (hook.steps, hook.period) == (5, 2)
+    off = plugins.trainer_hooks({"train": {"example_step_counter": False}})
+    assert not [h for h in off if hasattr(h, "steps")]
+    assert ("libai-models-example", site / "libai_models_example" / "configs") in (
+        plugins.config_dirs()
+    )

@@ -35,9 +35,8 @@ def test_round_trip_through_yaml(tmp_path):
     expected["model"]["_target_"] = "types.SimpleNamespace"
     expected["dataloader"]["train"]["_target_"] = "types.SimpleNamespace"
     expected["dataloader"]["train"]["dataset"][0]["_target_"] = "types.SimpleNamespace"
-    expected["optim"]["betas"] = [0.9, 0.999]
-    expected["train"]["evaluation"]["evaluator"]["topk"] = [1, 5]
     assert OmegaConf.to_container(back) == expected
+    assert list(back.optim.betas) == [0.9, 0.999]
     # A second round trip is byte-for-byte stable.
     LazyConfig.save(back, tmp_path / "again.yaml")
     assert (tmp_path / "again.yaml").read_text() == path.read_text()

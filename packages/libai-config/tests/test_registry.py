@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from _libai_registry_site import SiteOnPath, add_distribution
-
 from libai.config import registry
 from libai.config.registry import (
     AmbiguousEntryError,
@@ -67,7 +66,12 @@ def test_listing_reads_metadata_only_and_resolving_imports(site: Path) -> None:
         site,
         "acme-models",
         "2.1",
-        {"libai.models": {"acme_bert": "acme_models.bert:Bert", "acme_bert_large": "acme_models.bert:Bert"}},
+        {
+            "libai.models": {
+                "acme_bert": "acme_models.bert:Bert",
+                "acme_bert_large": "acme_models.bert:Bert",
+            }
+        },
         {"acme_models/__init__.py": "", "acme_models/bert.py": BERT},
     )
     entries = registry.get_registry().list("models", pattern="acme_*")
@@ -262,7 +266,9 @@ def test_yaml_override_and_save_use_references(site: Path, tmp_path: Path) -> No
         {"acme_bert.py": BERT + "\n\nclass Small(Bert):\n    pass\n"},
     )
     yaml_file = tmp_path / "exp.yaml"
-    yaml_file.write_text("model:\n  _target_: models:acme_bert\n  hidden_size: 16\n", encoding="utf-8")
+    yaml_file.write_text(
+        "model:\n  _target_: models:acme_bert\n  hidden_size: 16\n", encoding="utf-8"
+    )
     cfg = LazyConfig.load(str(yaml_file))
     assert instantiate(cfg.model).hidden_size == 16
     cfg = LazyConfig.apply_overrides(cfg, ["model._target_=models:acme_small"])

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from libai.config import ConfigSaveError, LazyCall, LazyConfig, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 
 def module_level_factory(**kwargs):
@@ -55,11 +55,22 @@ def test_callables_become_dotted_paths_and_instantiate_the_same(tmp_path):
     assert instantiate(back.c) == {"z": 3}
 
 
-def test_tuples_are_written_as_lists(tmp_path):
-    cfg = DictConfig({"topk": (1, 5)})
+def test_tuples_round_trip_as_lists(tmp_path):
+    cfg = LazyCall(SimpleNamespace)(topk=(1, 5), nested={"betas": (0.9, 0.999)})
+    assert isinstance(cfg.topk, ListConfig)
     path = tmp_path / "cfg.yaml"
     LazyConfig.save(cfg, path)
-    assert list(LazyConfig.load(path).topk) == [1, 5]
+    back = LazyConfig.load(path)
+    back._target_ = SimpleNamespace
+    assert back == cfg
+    assert list(back.nested.betas) == [0.9, 0.999]
+    assert "!!" not in path.read_text()  # plain YAML that any YAML reader accepts
+
+
+def test_tuple_in_a_hand_built_dictconfig_is_written_as_list(tmp_path):
+    cfg = DictConfig({"topk": (1, 5)})
+    LazyConfig.save(cfg, tmp_path / "cfg.yaml")
+    assert list(LazyConfig.load(tmp_path / "cfg.yaml").topk) == [1, 5]
 
 
 def test_path_values_are_written_as_strings(tmp_path):

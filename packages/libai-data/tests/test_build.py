@@ -173,7 +173,7 @@ def _write_megatron(prefix, num_docs=10, tokens_per_doc=21):
 
 def test_megatron_dataset_is_split_by_documents(tmp_path):
     from libai.data.data_utils import get_indexed_dataset
-    from libai.data.datasets.gpt_dataset import GPT2Dataset
+    from libai.data.datasets import GPT2Dataset
 
     prefix = str(tmp_path / "corpus_text_document")
     _write_megatron(prefix)
@@ -211,9 +211,10 @@ def test_megatron_dataset_is_split_by_documents(tmp_path):
             seen |= set((ids // 100).reshape(-1).tolist())
         return seen
 
-    assert len(train.dataset) == 64
-    assert len(valid.dataset) == 6
-    assert len(test.dataset) == 3
+    # Megatron datasets cover whole epochs: at least the samples asked for.
+    assert len(train.dataset) >= 64
+    assert 6 <= len(valid.dataset) < 64
+    assert 3 <= len(test.dataset) < 64
     assert docs_of(train, 16) == set(range(8))
     assert docs_of(valid) == {8}
     assert docs_of(test) == {9}

@@ -13,7 +13,6 @@ import os
 import shutil
 
 import pytest
-
 from libai.tokenizer import BertTokenizer, GPT2Tokenizer, RobertaTokenizer, T5Tokenizer
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -78,6 +77,15 @@ def test_ids_equal_transformers(name, files):
     assert len(tok) == REFERENCE[name]["len"]
 
 
+@pytest.mark.parametrize("name", ["gpt2", "roberta"])
+def test_bpe_equals_plain_python_gpt2_encoder(name, files):
+    # OpenAI's algorithm written out in Python: an independent check of the Rust backend.
+    assert REFERENCE[name]["python_bpe_agrees"]
+    tok = _build(name, files)
+    for text in MAKER.SAMPLE_TEXTS + [MAKER.CORPUS]:
+        assert tok.encode(text) == MAKER.python_bpe_ids(*files[name], text)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_tokens_and_decode_match_reference(name, files):
     tok = _build(name, files)
@@ -101,12 +109,19 @@ def test_bert_special_tokens_and_ids(files):
     assert tok.bos_token is None and tok.bos_token_id is None
     assert tok.vocab_size == len(vocab) == len(tok)
     assert tok.convert_ids_to_tokens(tok.cls_token_id) == "[CLS]"
-    assert tok.encode("[CLS] the [SEP]") == [vocab.index("[CLS]"), vocab.index("the"), vocab.index("[SEP]")]
+    assert tok.encode("[CLS] the [SEP]") == [
+        vocab.index("[CLS]"),
+        vocab.index("the"),
+        vocab.index("[SEP]"),
+    ]
 
 
 def test_added_special_tokens_get_new_ids(files):
     tok = BertTokenizer(
-        files["bert"], bos_token="[BOS]", eos_token="[EOS]", additional_special_tokens=["<extra_id_0>"]
+        files["bert"],
+        bos_token="[BOS]",
+        eos_token="[EOS]",
+        additional_special_tokens=["<extra_id_0>"],
     )
     base = len(MAKER.bert_vocab_tokens())
     assert tok.vocab_size == base and len(tok) == base + 3
@@ -116,7 +131,8 @@ def test_added_special_tokens_get_new_ids(files):
 
 
 @pytest.mark.parametrize(
-    ("divisible_by", "tp", "expected"), [(128, 1, 384), (128, 2, 512), (1, 1, 293), (293, 1, 293), (100, 3, 300)]
+    ("divisible_by", "tp", "expected"),
+    [(128, 1, 384), (128, 2, 512), (1, 1, 293), (293, 1, 293), (100, 3, 300)],
 )
 def test_padded_vocab_size(files, divisible_by, tp, expected):
     tok = BertTokenizer(files["bert"])
@@ -149,7 +165,21 @@ def test_t5_sentinels_are_last_ids(files):
 
 
 def test_chinese_whole_word_marks(tmp_path):
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "北", "京", "##京", "是", "首", "都", "##都", "。"]
+    vocab = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "北",
+        "京",
+        "##京",
+        "是",
+        "首",
+        "都",
+        "##都",
+        "。",
+    ]
     path = tmp_path / "vocab.txt"
     path.write_text("\n".join(vocab) + "\n", encoding="utf-8")
     words = {"北京是首都。": ["北京", "是", "首都", "。"]}
@@ -183,3 +213,13 @@ def test_missing_merges_file_names_it(files):
 def test_pretrained_name_is_explained():
     with pytest.raises(FileNotFoundError, match="pretrained model name"):
         BertTokenizer("bert-base-uncased")
+
+
+@pytest.mark.parametrize(
+    "name", ["BertTokenizer", "GPT2Tokenizer", "RobertaTokenizer", "T5Tokenizer"]
+)
+def test_registered_in_libai_tokenizers_group(name):
+    import libai.tokenizer
+    from libai.config.registry import get_registry
+
+    assert get_registry().resolve(f"tokenizers:{name}") is getattr(libai.tokenizer, name)

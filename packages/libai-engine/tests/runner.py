@@ -22,7 +22,9 @@ CONFIGS = TESTS_DIR / "configs"
 
 def engine_env(extra: Optional[dict] = None) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
     env.setdefault("GLOG_minloglevel", "2")
     env["PYTHONFAULTHANDLER"] = "1"
     if extra:
@@ -35,19 +37,33 @@ def died_of_sigsegv(returncode: int) -> bool:
 
 
 def run_engine(
-    args: list[str], cwd: Path, *, timeout: float = 240, retry_on_segv: bool = True, env: Optional[dict] = None
+    args: list[str],
+    cwd: Path,
+    *,
+    timeout: float = 240,
+    retry_on_segv: bool = True,
+    env: Optional[dict] = None,
 ) -> subprocess.CompletedProcess:
     """``python -m libai.engine.cli run ARGS`` in ``cwd``; one retry on SIGSEGV only."""
     cmd = [sys.executable, "-m", "libai.engine.cli", "run", *args]
-    proc = subprocess.run(cmd, cwd=cwd, env=engine_env(env), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=engine_env(env), capture_output=True, text=True, timeout=timeout
+    )
     if retry_on_segv and died_of_sigsegv(proc.returncode):
-        print(f"note: OneFlow segfaulted (rc={proc.returncode}) in {' '.join(args)}; retrying once", file=sys.stderr)
-        proc = subprocess.run(cmd, cwd=cwd, env=engine_env(env), capture_output=True, text=True, timeout=timeout)
+        print(
+            f"note: OneFlow segfaulted (rc={proc.returncode}) in {' '.join(args)}; retrying once",
+            file=sys.stderr,
+        )
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=engine_env(env), capture_output=True, text=True, timeout=timeout
+        )
     return proc
 
 
 def check_ok(proc: subprocess.CompletedProcess) -> None:
-    assert proc.returncode == 0, f"rc={proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
+    assert proc.returncode == 0, (
+        f"rc={proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
+    )
 
 
 def metrics(output_dir: Path) -> list[dict[str, Any]]:

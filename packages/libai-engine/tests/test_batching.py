@@ -1,9 +1,13 @@
 """Batch arithmetic and schedule scaling of the ``train`` namespace."""
 
 import pytest
+from libai.engine.batching import (
+    BatchSizeError,
+    check_batch_size,
+    resolve_batch_sizes,
+    scale_schedule,
+)
 from omegaconf import OmegaConf
-
-from libai.engine.batching import BatchSizeError, check_batch_size, resolve_batch_sizes, scale_schedule
 
 
 @pytest.mark.parametrize(
@@ -46,16 +50,29 @@ def test_nothing_given_is_an_error():
 
 @pytest.mark.parametrize("bad", [0, -2, 2.5, "8", True])
 def test_non_positive_or_non_integer_is_an_error(bad):
-    with pytest.raises(BatchSizeError, match="train.train_micro_batch_size must be a positive integer"):
+    with pytest.raises(
+        BatchSizeError, match="train.train_micro_batch_size must be a positive integer"
+    ):
         resolve_batch_sizes(bad, None, None, 1)
 
 
 def test_check_batch_size_fills_the_config():
     cfg = OmegaConf.create(
-        {"train": {"train_micro_batch_size": None, "global_batch_size": 64, "num_accumulation_steps": 4, "train_iter": 10}}
+        {
+            "train": {
+                "train_micro_batch_size": None,
+                "global_batch_size": 64,
+                "num_accumulation_steps": 4,
+                "train_iter": 10,
+            }
+        }
     )
     check_batch_size(cfg, data_parallel_size=2)
-    assert (cfg.train.train_micro_batch_size, cfg.train.global_batch_size, cfg.train.num_accumulation_steps) == (8, 64, 4)
+    assert (
+        cfg.train.train_micro_batch_size,
+        cfg.train.global_batch_size,
+        cfg.train.num_accumulation_steps,
+    ) == (8, 64, 4)
     assert cfg.train.samples == 640
 
 

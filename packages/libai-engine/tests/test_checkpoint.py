@@ -140,6 +140,20 @@ def test_interrupted_save_is_ignored(tmp_path):
     (tmp_path / "last_checkpoint").write_text("model_0000009")
     assert ckpt.get_checkpoint_file() == good
     assert ckpt.resume_or_load(None)["iteration"] == 4
+    # Saving that name again clears the leftover.
+    ckpt.save("model_0000009", iteration=9)
+    assert not leftover.exists()
+    assert ckpt.resume_or_load(None)["iteration"] == 9
+
+
+def test_crash_between_the_two_renames_keeps_the_old_checkpoint(tmp_path):
+    model, optimizer, _ = _setup(0)
+    ckpt = Checkpointer(model, str(tmp_path), optimizer=optimizer)
+    ckpt.save("model_final", iteration=7)
+    # Replacing model_final moves the old one aside first; die right after that.
+    os.replace(tmp_path / "model_final", tmp_path / "model_final.old-0123abcd")
+    assert ckpt.get_checkpoint_file() == str(tmp_path / "model_final.old-0123abcd")
+    assert ckpt.resume_or_load(None)["iteration"] == 7
 
 
 def test_truncated_file_is_an_error_naming_it(tmp_path):

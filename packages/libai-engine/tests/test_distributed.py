@@ -182,3 +182,21 @@ def test_two_process_checkpoint_round_trip(two_process_result):
     assert ck["extra"] == {"iteration": 0}
     assert ck["sbp"] == "(oneflow.sbp.broadcast,)"
     np.testing.assert_array_equal(np.array(ck["weight2"]), np.array(ck["weight"]))
+
+
+def test_two_process_pipeline_stages_match_one_process(two_process_result):
+    pipe = two_process_result["pipeline"]
+    assert pipe["placements"] == [
+        'oneflow.placement(type="cpu", ranks=[0])',
+        'oneflow.placement(type="cpu", ranks=[1])',
+    ]
+    assert pipe["stage_ids"] == [0, 1]
+    assert pipe["last_stage_by_rank"] == [False, True]
+    w1, b1, w2, b2 = (np.array(w) for w in pipe["weights"])
+    x = np.arange(8, dtype=np.float32).reshape(2, 4) / 8
+    expected = (x @ w1.T + b1) @ w2.T + b2
+    np.testing.assert_allclose(np.array(pipe["out"]), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_two_process_whole_value_from_a_2d_placement(two_process_result):
+    assert two_process_result["whole_2d"] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]

@@ -171,7 +171,7 @@ def test_inference_on_dataset_requires_a_dict_output():
         inference_on_dataset(model, [{"ids": np.array([0])}], 1, None, _get_batch, "cpu", None)
 
 
-def test_base_evaluator_and_result_helpers(caplog):
+def test_base_evaluator_and_result_formatting(caplog):
     base = DatasetEvaluator()
     base.reset()
     base.process({}, {})
@@ -191,3 +191,37 @@ def test_base_evaluator_and_result_helpers(caplog):
 def test_evaluator_entry_points(name):
     (ep,) = [ep for ep in entry_points(group="libai.evaluators") if ep.name == name]
     assert issubclass(ep.load(), DatasetEvaluator)
+
+
+def test_topk_with_ties_agrees_with_oneflow_topk():
+    from libai.evaluation.cls_evaluator import topk_correct
+
+    rng = np.random.default_rng(1)
+    logits = rng.integers(0, 3, size=(200, 6)).astype(np.float32)  # many ties
+    labels = rng.integers(0, 6, size=200)
+    for k in (1, 2, 3):
+        _, top = flow.topk(flow.tensor(logits), k, dim=1)
+        expected = int((top.numpy() == labels[:, None]).any(axis=1).sum())
+        assert topk_correct(logits, labels, [k]) == [expected]
+
+
+def test_ppl_from_numpy_global_and_local_tensors_agree():
+    from libai.evaluation.ppl_evaluator import token_cross_entropy
+
+    dist.setup_dist_util({"data_parallel_size": 1})
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(3, 4, 9)).astype(np.float32)
+    labels = rng.integers(-1, 9, size=(3, 4))
+    loss, tokens = token_cross_entropy(logits, labels)
+    assert tokens == int((labels >= 0).sum())
+    placement, sbp = dist.get_layer_placement(0), dist.get_hidden_sbp()
+    results = []
+    for make in (
+        lambda a: a,
+        flow.tensor,
+        lambda a: flow.tensor(a).to_global(placement=placement, sbp=sbp),
+    ):
+        evaluator = PPLEvaluator()
+        evaluator.process({"labels": make(labels)}, {"prediction_scores": make(logits)})
+        results.append(evaluator.evaluate()["PPL"])
+    assert results == pytest.approx([math.exp(loss / tokens)] * 3, rel=1e-6)

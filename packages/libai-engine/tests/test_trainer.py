@@ -4,7 +4,6 @@ import json
 import logging
 
 import pytest
-
 from libai.engine import hooks
 from libai.engine.events import EventStorage, get_event_storage
 from libai.engine.trainer import HookBase, TrainerBase
@@ -64,7 +63,9 @@ def test_after_train_runs_when_a_step_fails():
 
 
 def test_register_rejects_non_hooks():
-    with pytest.raises(TypeError, match="must subclass libai.engine.hooks.HookBase; got builtins.object"):
+    with pytest.raises(
+        TypeError, match="must subclass libai.engine.hooks.HookBase; got builtins.object"
+    ):
         CountingTrainer().register_hooks([object()])
 
 
@@ -128,7 +129,10 @@ def test_json_writer_on_resume_drops_lines_past_start_iter(tmp_path):
     with open(tmp_path / "metrics.json", "a") as f:
         f.write('{"iteration": 6, "total_lo')
     _train_with_writers(tmp_path, max_iter=7, start_iter=4)
-    its = [json.loads(line)["iteration"] for line in (tmp_path / "metrics.json").read_text().splitlines()]
+    its = [
+        json.loads(line)["iteration"]
+        for line in (tmp_path / "metrics.json").read_text().splitlines()
+    ]
     assert its == [0, 1, 2, 3, 4, 5, 6]
 
 
@@ -141,7 +145,9 @@ def test_tensorboard_events_read_back(tmp_path):
     assert {"total_loss", "loss", "time", "data_time"} <= set(acc.Tags()["scalars"])
     events = acc.Scalars("total_loss")
     assert [e.step for e in events] == [0, 1, 2, 3, 4, 5]
-    assert [e.value for e in events] == pytest.approx([1, 1 / 2, 1 / 3, 1 / 4, 1 / 5, 1 / 6], rel=1e-6)
+    assert [e.value for e in events] == pytest.approx(
+        [1, 1 / 2, 1 / 3, 1 / 4, 1 / 5, 1 / 6], rel=1e-6
+    )
 
 
 def test_console_writer_plain_lines(tmp_path, caplog):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import numpy as np
-
 from libai.config import engine_supplied
 from libai.utils import distributed as dist
 from libai.utils.oneflow_env import flow
@@ -72,7 +71,10 @@ class ToyLoader:
             order = self._order(epoch)
             for b in range(start, per_epoch):
                 idx = order[b * step : (b + 1) * step]
-                mine = idx[self.dp_rank * self.micro_batch_size : (self.dp_rank + 1) * self.micro_batch_size]
+                mine = idx[
+                    self.dp_rank * self.micro_batch_size : (self.dp_rank + 1)
+                    * self.micro_batch_size
+                ]
                 self.consumed_samples += len(idx)
                 yield {"x": self.dataset.x[mine], "labels": self.dataset.labels[mine]}
             if not self.shuffle:
@@ -94,14 +96,23 @@ def build_toy_loaders(
     consumed_samples: int = 0,
 ) -> tuple[Any, Any, None]:
     """``(train_loader, valid_loader, None)`` over :class:`ToyDataset` (the valid set has its own seed)."""
-    train = ToyLoader(ToyDataset(num_samples, seed=0), train_batch_size, seed=seed, consumed_samples=consumed_samples)
-    valid = ToyLoader(ToyDataset(num_test_samples, seed=1), test_batch_size, shuffle=False, drop_last=False)
+    train = ToyLoader(
+        ToyDataset(num_samples, seed=0),
+        train_batch_size,
+        seed=seed,
+        consumed_samples=consumed_samples,
+    )
+    valid = ToyLoader(
+        ToyDataset(num_test_samples, seed=1), test_batch_size, shuffle=False, drop_last=False
+    )
     return train, valid, None
 
 
 @engine_supplied("test_batch_size")
 def build_toy_test_loader(num_samples: int = 64, test_batch_size: int = 8) -> ToyLoader:
-    return ToyLoader(ToyDataset(num_samples, seed=1), test_batch_size, shuffle=False, drop_last=False)
+    return ToyLoader(
+        ToyDataset(num_samples, seed=1), test_batch_size, shuffle=False, drop_last=False
+    )
 
 
 class ToyMLP(flow.nn.Module):
@@ -168,7 +179,11 @@ class TransformerLayer(flow.nn.Module):
         k = k.reshape(b, s, self.heads, d).permute(0, 2, 1, 3)
         v = v.reshape(b, s, self.heads, d).permute(0, 2, 1, 3)
         att = flow.matmul(q, k.transpose(-2, -1)) / (d**0.5)
-        mask = flow.tril(flow.ones(s, s, placement=x.placement, sbp=flow.sbp.broadcast)) if x.is_global else flow.tril(flow.ones(s, s))
+        mask = (
+            flow.tril(flow.ones(s, s, placement=x.placement, sbp=flow.sbp.broadcast))
+            if x.is_global
+            else flow.tril(flow.ones(s, s))
+        )
         att = att.masked_fill(mask == 0, -1e4).softmax(dim=-1)
         y = flow.matmul(att, v).permute(0, 2, 1, 3).reshape(b, s, h)
         x = x + self.proj(y)
@@ -178,7 +193,14 @@ class TransformerLayer(flow.nn.Module):
 class ToyLM(flow.nn.Module):
     """A GPT-like model: ``{"lm_loss": ...}`` with ``labels``, else ``{"prediction_scores": logits}``."""
 
-    def __init__(self, vocab_size: int = 28, hidden: int = 32, layers: int = 2, heads: int = 2, max_len: int = 64) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 28,
+        hidden: int = 32,
+        layers: int = 2,
+        heads: int = 2,
+        max_len: int = 64,
+    ) -> None:
         super().__init__()
         self.tok = flow.nn.Embedding(vocab_size, hidden)
         self.pos = flow.nn.Embedding(max_len, hidden)
@@ -204,7 +226,14 @@ class ToyLM(flow.nn.Module):
 class TextLoader:
     """Windows of ``seq_len`` characters of a repeated text; ``labels`` are the next characters."""
 
-    def __init__(self, text: str, tokenizer: CharTokenizer, seq_len: int, micro_batch_size: int, consumed_samples: int = 0) -> None:
+    def __init__(
+        self,
+        text: str,
+        tokenizer: CharTokenizer,
+        seq_len: int,
+        micro_batch_size: int,
+        consumed_samples: int = 0,
+    ) -> None:
         ids = np.array(tokenizer.encode(text), dtype="int64")
         self.windows = np.stack([ids[i : i + seq_len + 1] for i in range(len(ids) - seq_len - 1)])
         self.dataset = self.windows
@@ -235,4 +264,36 @@ def build_text_loaders(
     tokenizer: Any = None,
 ) -> tuple[Any, None, None]:
     tokenizer = tokenizer or CharTokenizer()
-    return TextLoader(text * repeat, tokenizer, seq_len, train_batch_size, consumed_samples), None, None
+    return (
+        TextLoader(text * repeat, tokenizer, seq_len, train_batch_size, consumed_samples),
+        None,
+        None,
+    )
+
+
+# ---------------------------------------------------------------- hooks for tests
+
+from libai.engine.hooks import HookBase  # noqa: E402
+
+
+class SlowHook(HookBase):
+    """Sleeps after each step so a test can kill the run mid-training."""
+
+    def __init__(self, seconds: float = 0.05) -> None:
+        self.seconds = seconds
+
+    def after_step(self) -> None:
+        import time
+
+        time.sleep(self.seconds)
+
+
+class RecordHook(HookBase):
+    """Writes the iterations it saw to ``path`` (one line per call) -- proves cfg.train.hooks run."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def after_train(self) -> None:
+        with open(self.path, "w") as f:
+            f.write(f"after_train {self.trainer.iter} {type(self.trainer).__name__}\n")

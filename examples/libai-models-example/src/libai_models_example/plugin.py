@@ -21,45 +21,20 @@ def libai_config_dirs() -> list[Path]:
     return [CONFIG_DIR]
 
 
-class StepCounterHook:
-    """A training hook that counts steps and reports every ``period`` steps.
-
-    It follows the trainer-hook protocol (``before_train``, ``before_step``,
-    ``after_step``, ``after_train``; the trainer sets ``self.trainer``). A plugin
-    that depends on libai-engine would subclass ``libai.engine.hooks.HookBase``;
-    this one stays engine-free and only duck-types it.
-    """
-
-    def __init__(self, period: int = 20) -> None:
-        self.period = period
-        self.steps = 0
-        self.trainer: Any = None
-
-    def before_train(self) -> None:
-        self.steps = 0
-
-    def before_step(self) -> None:
-        pass
-
-    def after_step(self) -> None:
-        self.steps += 1
-        if self.steps % self.period == 0:
-            print(f"[libai-models-example] {self.steps} steps")
-
-    def after_train(self) -> None:
-        print(f"[libai-models-example] trained {self.steps} steps")
-
-
 @hookimpl
 def libai_trainer_hooks(cfg: Any) -> list[Any]:
-    """One :class:`StepCounterHook`, unless the config turns it off.
+    """One :class:`~libai_models_example.hooks.StepCounterHook`, unless the config turns it off.
 
     ``cfg.train.example_step_counter`` (default True) switches it; its period
-    is ``cfg.train.log_period`` when set.
+    is ``cfg.train.log_period`` when set. Only the engine calls this hook, so
+    the hook class (a ``libai.engine.hooks.HookBase``) is imported here, not at
+    module level: the plugin keeps working where only libai-config is installed.
     """
     train = _get(cfg, "train")
     if not _get(train, "example_step_counter", True):
         return []
+    from libai_models_example.hooks import StepCounterHook
+
     return [StepCounterHook(period=int(_get(train, "log_period", 20) or 20))]
 
 

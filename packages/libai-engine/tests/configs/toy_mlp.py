@@ -5,6 +5,7 @@ from libai.config import LazyCall, get_config
 train = get_config("common/train.py").train
 train.output_dir = "./output/toy_mlp"
 train.train_micro_batch_size = 8
+train.test_micro_batch_size = 8
 train.global_batch_size = None
 train.num_accumulation_steps = None
 train.train_iter = 12

@@ -91,6 +91,39 @@ def evaluation_across_ranks() -> dict:
     }
 
 
+def pipeline_two_stages() -> dict:
+    dist.setup_dist_util(
+        {"data_parallel_size": 1, "pipeline_parallel_size": 2, "pipeline_num_layers": 2}
+    )
+    util = dist.get_dist_util()
+    flow.manual_seed(0)
+    first, second = flow.nn.Linear(4, 3), flow.nn.Linear(3, 2)
+    weights = [t.numpy().tolist() for t in (first.weight, first.bias, second.weight, second.bias)]
+    broadcast = dist.get_nd_sbp([flow.sbp.broadcast] * 2)
+    first.to_global(placement=dist.get_layer_placement(0), sbp=broadcast)
+    second.to_global(placement=dist.get_layer_placement(1), sbp=broadcast)
+    x = flow.arange(8, dtype=flow.float32).reshape(2, 4) / 8
+    x = x.to_global(placement=dist.get_layer_placement(0), sbp=broadcast)
+    hidden = first(x).to_global(placement=dist.get_layer_placement(1))
+    out = second(hidden)
+    return {
+        "placements": [str(dist.get_layer_placement(i)) for i in range(2)],
+        "stage_ids": [dist.get_layer_stage_id(i) for i in range(2)],
+        "last_stage_by_rank": dist.all_gather_object(util.is_last_stage),
+        "weights": weights,
+        "out": dist.to_whole_local(out).numpy().tolist(),
+    }
+
+
+def whole_from_2d_placement() -> list:
+    # A 2D mesh [[0, 1]] (what a dp x tp layout produces), split on the second axis.
+    mesh = flow.placement("cpu", [[0, 1]])
+    value = flow.arange(6, dtype=flow.float32).reshape(2, 3)
+    value = value.to_global(placement=mesh, sbp=[flow.sbp.broadcast, flow.sbp.broadcast])
+    value = value.to_global(sbp=[flow.sbp.broadcast, flow.sbp.split(1)])
+    return dist.to_whole_local(value).numpy().tolist()
+
+
 def checkpoint_round_trip(save_dir: str) -> dict:
     from libai.utils.checkpoint import Checkpointer
 
@@ -127,6 +160,8 @@ if __name__ == "__main__":
     result = {"world_size": dist.get_world_size(), "dp_sum": data_parallel_sum()}
     result["tp"] = tensor_parallel_linear()
     result["eval"] = evaluation_across_ranks()
+    result["pipeline"] = pipeline_two_stages()
+    result["whole_2d"] = whole_from_2d_placement()
     result["checkpoint"] = checkpoint_round_trip(sys.argv[1] + ".ckpt")
     dist.synchronize()
     if dist.is_main_process():

@@ -30,6 +30,7 @@ from typing import Any
 
 from libai.config import registry
 from libai.config._nearest import nearest
+from libai.config._registry_scan import is_missing_module
 from libai.config.engine_args import engine_supplied_args
 
 TARGET_KEY = "_target_"
@@ -145,7 +146,7 @@ def _locate_dotted(path: str) -> Any:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
+            if is_missing_module(exc, name):
                 continue
             raise ImportError(f"cannot import {path!r}: importing {name} failed: {exc}") from exc
         except Exception as exc:

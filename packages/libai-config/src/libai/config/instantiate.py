@@ -58,7 +58,11 @@ def instantiate(cfg: Any, **kwargs: Any) -> Any:
     root = _full_key(cfg)
     data = _plain(cfg, root)
     builder = _Builder()
+    explicit = RECURSIVE_KEY in kwargs
     recursive = kwargs.pop(RECURSIVE_KEY, True)
+    if explicit and isinstance(data, dict) and TARGET_KEY in data:
+        # instantiate(node, _recursive_=...) wins over the node's own flag.
+        data = {**data, RECURSIVE_KEY: recursive}
     if kwargs:
         if not isinstance(data, dict):
             raise TypeError(
@@ -70,8 +74,11 @@ def instantiate(cfg: Any, **kwargs: Any) -> Any:
 
 def _full_key(cfg: Any) -> str:
     """The path of a config node from its root (``train.scheduler``), or ""."""
-    if isinstance(cfg, (DictConfig, ListConfig)) and cfg._get_parent() is not None:
-        return str(cfg._get_full_key(None))
+    if isinstance(cfg, (DictConfig, ListConfig)):
+        parent = cfg._get_parent()
+        if parent is not None:
+            # Asked of the parent: a list item's own full key drops its [index].
+            return str(parent._get_full_key(cfg._key()))
     return ""
 
 

@@ -30,7 +30,8 @@ class LazyCall:
     """Wrap a target so that calling it with keywords records a config node.
 
     ``LazyCall(target)(**kwargs)`` returns
-    ``DictConfig({"_target_": target, **kwargs})`` (objects allowed);
+    ``DictConfig({"_target_": target, **kwargs})`` (objects allowed; tuples
+    among the arguments are stored as lists);
     :func:`libai.config.instantiate` later calls ``target(**kwargs)``.
 
     Args:
@@ -60,7 +61,9 @@ class LazyCall:
             # fields and refuses container types (``dict``) as values; keep the
             # target a target by naming it instead.
             target = dotted_path(target) or functools.partial(target)
-        return DictConfig(content={"_target_": target, **kwargs}, flags={"allow_objects": True})
+        content = {"_target_": target}
+        content.update((k, tuples_to_lists(v)) for k, v in kwargs.items())
+        return DictConfig(content=content, flags={"allow_objects": True})
 
     def _describe(self) -> str:
         if isinstance(self._target, str):
@@ -69,6 +72,21 @@ class LazyCall:
 
     def __repr__(self) -> str:
         return f"LazyCall({self._describe()})"
+
+
+def tuples_to_lists(value: Any) -> Any:
+    """``value`` with every tuple inside plain dicts and lists made a list.
+
+    A config stores sequences as lists (``ListConfig``), as LiBai's did:
+    omegaconf >= 2.4 would keep tuples as ``TupleConfig``, which YAML cannot
+    write, which compares unequal to the list a saved config reloads as, and
+    whose overrides with a list are deprecated.
+    """
+    if isinstance(value, (tuple, list)):
+        return [tuples_to_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: tuples_to_lists(v) for k, v in value.items()}
+    return value
 
 
 def _omegaconf_would_convert(target: Any) -> bool:

@@ -11,7 +11,7 @@ whole process (which other threads would see), each config file runs with its
 own ``__builtins__`` whose ``__import__`` knows about config files: nothing
 global is changed, so nothing needs restoring.
 
-YAML is read with ``yaml.safe_load``: loading a YAML config never runs code.
+YAML is read with PyYAML's safe loader: loading a YAML config never runs code.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ _CODE_CACHE: dict[str, tuple[tuple[int, int], types.CodeType]] = {}
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-# Values that are config data (returned by ``load``), as opposed to helpers
+# Values that are config data (returned by ``load``), as opposed to the tools
 # such as imported modules, classes and functions.
 _CONFIG_VALUE_TYPES = (
     DictConfig,
@@ -97,7 +97,7 @@ def _copy_shared(value: Any, seen: set[int]) -> Any:
         return value
     if isinstance(value, dict):
         return {k: _copy_shared(v, seen) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):  # tuples become lists, as in LazyCall
         return [_copy_shared(v, seen) for v in value]
     return value
 
@@ -126,7 +126,7 @@ def load_yaml(path: str) -> DictConfig:
     """
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when built
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.load(f, Loader=loader)  # a safe loader: builds no Python objects

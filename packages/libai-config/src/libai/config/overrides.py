@@ -19,8 +19,9 @@ such as ``./out/run-1``, ``optimizers:SGD`` or ``${train.lr}``, lists
 Why a hand-written parser: the grammar is small (about a dozen token kinds and
 four rules), and hydra-core would bring an ANTLR runtime and pin
 ``omegaconf<2.4``, while ``libai-config`` must install alone on any Python.
-The tokenizer below follows Hydra's ``OverrideLexer.g4`` (longest match, ties
-go to the rule listed first), the parser its ``OverrideParser.g4``. Not
+The tokenizer (in ``_override_syntax``) follows Hydra's ``OverrideLexer.g4``
+(longest match, ties go to the rule listed first), the parser its
+``OverrideParser.g4``. Not
 supported, each with a clear error: choice sweeps (``a,b``), functions
 (``choice()``, ``range()``, ``interval()``, ``glob()``, ``extend_list()``...),
 and config-group/package keys (``db=mysql`` on a defaults list,
@@ -188,11 +189,14 @@ def _walk_to_parent(cfg: DictConfig, override: Override, create: bool) -> _Conta
             value = _plain(child)
             if isinstance(value, str) and value.startswith("${"):
                 what = f"the interpolation {value!r}"
+            elif _is_tuple_config(child):
+                what = f"the tuple {tuple(value)!r}, which cannot change item by item"
             else:
                 what = f"{value!r} ({type(value).__name__})"
             raise OverrideError(
-                f"cannot apply override {override.raw!r}: {path!r} is {what}, "
-                f"not a dict or list; set {path} itself instead",
+                f"cannot apply override {override.raw!r}: {path!r} is {what}"
+                f"{'' if _is_tuple_config(child) else ', not a dict or list'}; "
+                f"set {path} itself instead",
                 override=override.raw,
             )
         node = child
@@ -211,10 +215,17 @@ def _merge_dict(node: DictConfig, value: dict) -> None:
         node[k if key is None else key] = v
 
 
+def _is_tuple_config(node: Any) -> bool:
+    """omegaconf 2.4 keeps tuples as ``TupleConfig`` where objects are allowed."""
+    return type(node).__name__ == "TupleConfig"
+
+
 def _assign(parent: _Container, key: Any, value: Any) -> None:
     current = parent._get_node(key)
     if isinstance(value, dict) and isinstance(current, DictConfig) and _is_plain_node(current):
         _merge_dict(current, value)
+    elif isinstance(value, list) and _is_tuple_config(current):
+        parent[key] = tuple(value)  # a list over a tuple keeps the tuple type
     else:
         parent[key] = value
 

@@ -30,17 +30,25 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
-
 from libai.config import hookspecs
 from libai.config._nearest import nearest
-from libai.config.registry import PLUGIN_GROUP, Registry, normalize_dist_name
+from libai.config.registry import (
+    PLUGIN_GROUP,
+    EntryPointRecord,
+    Registry,
+    import_target,
+    normalize_dist_name,
+    scan_entry_points,
+)
 
 ENV_DISABLE = "LIBAI_DISABLE_PLUGINS"
 ENV_NO_AUTOLOAD = "LIBAI_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_DIST = "libai-config"
 
 _HOOK_NAMES = frozenset(
-    name for name in dir(hookspecs) if name.startswith("libai_") and callable(getattr(hookspecs, name))
+    name
+    for name in dir(hookspecs)
+    if name.startswith("libai_") and callable(getattr(hookspecs, name))
 )
 
 
@@ -112,33 +120,29 @@ class LibaiPluginManager(pluggy.PluginManager):
 
     def load_entry_point_plugins(self, blocked: set[str], autoload: bool = True) -> None:
         """Import and register every ``libai.plugins`` entry point, builtin first."""
-        import importlib_metadata
-
-        eps = list(importlib_metadata.entry_points(group=PLUGIN_GROUP))
+        eps = [ep for ep in scan_entry_points() if ep.group == PLUGIN_GROUP]
         self._blocked_names = set(blocked)
 
-        def order(ep: Any) -> tuple[int, str, str]:
-            dist = ep.dist.name if ep.dist is not None else ""
+        def order(ep: EntryPointRecord) -> tuple[int, str, str]:
+            dist = ep.dist or ""
             return (0 if dist == BUILTIN_DIST else 1, normalize_dist_name(dist), ep.name)
 
         seen: set[tuple[str, str]] = set()
         for ep in sorted(eps, key=order):
-            dist = ep.dist.name if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
             if (ep.name, ep.value) in seen:
                 continue  # one distribution found twice on sys.path
             seen.add((ep.name, ep.value))
-            info = PluginInfo(ep.name, ep.value, dist, version, "loaded")
+            info = PluginInfo(ep.name, ep.value, ep.dist, ep.version, "loaded")
             self.infos.append(info)
-            by_name = _is_blocked(blocked, ep.name, dist)
-            if by_name or (not autoload and dist != BUILTIN_DIST):
+            by_name = _is_blocked(blocked, ep.name, ep.dist)
+            if by_name or (not autoload and ep.dist != BUILTIN_DIST):
                 info.status = "disabled"
                 if by_name:
                     self._blocked_by_name.add(ep.name)
                 self.set_blocked(ep.name)
                 continue
             try:
-                module = ep.load()
+                module = import_target(ep.value)
             except Exception as exc:
                 info.status = "failed"
                 info.error = self._describe(exc, f"importing {ep.value}")
@@ -209,7 +213,9 @@ class LibaiPluginManager(pluggy.PluginManager):
         impls = getattr(self.hook, hook_name).get_hookimpls()
         # pluggy keeps impls in registration order and calls them in reverse;
         # LiBai documents load order, so walk the list forwards.
-        return [(self._labels.get(impl.plugin_name, impl.plugin_name), impl.function) for impl in impls]
+        return [
+            (self._labels.get(impl.plugin_name, impl.plugin_name), impl.function) for impl in impls
+        ]
 
     def _call(self, label: str, function: Any, hook_name: str, **kwargs: Any) -> Any:
         try:

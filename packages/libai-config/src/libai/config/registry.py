@@ -28,7 +28,6 @@ Public functions used by the rest of :mod:`libai.config`:
 from __future__ import annotations
 
 import fnmatch
-import importlib
 import re
 import sys
 import threading
@@ -37,8 +36,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from libai.config._nearest import nearest
+from libai.config._registry_scan import (
+    GROUP_PREFIX,
+    EntryPointRecord,
+    clear_scan_cache,
+    import_target,
+    normalize_dist_name,
+    scan_entry_points,
+)
 
-GROUP_PREFIX = "libai."
 PLUGIN_GROUP = "libai.plugins"
 DEFAULT_GROUPS: tuple[str, ...] = (
     "models",
@@ -87,11 +93,6 @@ class PluginLoadError(RegistryError):
         self.entry = entry
 
 
-def normalize_dist_name(name: str) -> str:
-    """PEP 503 normalisation, so ``Acme_Models`` and ``acme-models`` are one distribution."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def short_group(group: str) -> str:
     """``"libai.models"`` -> ``"models"``; a short name is returned unchanged."""
     return group[len(GROUP_PREFIX) :] if group.startswith(GROUP_PREFIX) else group
@@ -100,29 +101,6 @@ def short_group(group: str) -> str:
 def _natural_key(text: str) -> list[Any]:
     # "bert2" sorts before "bert10", as timm lists models.
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
-
-
-def _import_target(value: str) -> Any:
-    """Import ``"module:attr.sub"`` (entry-point syntax) or ``"module.attr"``."""
-    if ":" in value:
-        module_name, _, attrs = value.partition(":")
-        obj = importlib.import_module(module_name)
-        for attr in attrs.split("."):
-            obj = getattr(obj, attr)
-        return obj
-    parts = value.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError as exc:
-            # Only "this prefix is not a module" means: try a shorter prefix.
-            if exc.name is None or not ".".join(parts[:cut]).startswith(exc.name):
-                raise
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise ModuleNotFoundError(f"No module named {parts[0]!r}", name=parts[0])
 
 
 @dataclass
@@ -200,7 +178,7 @@ class Entry:
         if self._error is not None:
             raise self._error
         try:
-            obj = _import_target(self.value)
+            obj = import_target(self.value)
         except Exception as exc:
             origin = f"distribution {self.dist} {self.version or ''}".rstrip()
             if self.dist is None:
@@ -287,26 +265,20 @@ class Registry:
         self._add(entry)
         return entry
 
-    def add_entry_points(self, entry_points: Any, skip_dists: frozenset[str] = frozenset()) -> None:
+    def add_entry_points(
+        self, records: list[EntryPointRecord], skip_dists: frozenset[str] = frozenset()
+    ) -> None:
         """Add every ``libai.<group>`` entry point except ``libai.plugins`` (metadata only).
 
+        :param records: from :func:`scan_entry_points`.
         :param skip_dists: normalized names of distributions to leave out (disabled plugins).
         """
-        for ep in entry_points:
+        for ep in records:
             if not ep.group.startswith(GROUP_PREFIX) or ep.group == PLUGIN_GROUP:
                 continue
-            dist = getattr(ep, "dist", None)
-            if dist is not None and skip_dists and normalize_dist_name(dist.name) in skip_dists:
+            if ep.dist is not None and normalize_dist_name(ep.dist) in skip_dists:
                 continue
-            self._add(
-                Entry(
-                    short_group(ep.group),
-                    ep.name,
-                    ep.value,
-                    dist.name if dist is not None else None,
-                    dist.version if dist is not None else None,
-                )
-            )
+            self._add(Entry(short_group(ep.group), ep.name, ep.value, ep.dist, ep.version))
 
     # ------------------------------------------------------------------ reading
 
@@ -435,12 +407,6 @@ _lock = threading.RLock()
 _registry: Registry | None = None
 
 
-def _read_entry_points() -> Any:
-    import importlib_metadata  # imported here: `--help` of the CLI must stay fast
-
-    return importlib_metadata.entry_points()
-
-
 def build_registry(load_plugins: bool = True) -> Registry:
     """A new registry from installed entry points, then the plugins' hooks.
 
@@ -457,10 +423,10 @@ def build_registry(load_plugins: bool = True) -> Registry:
             registry.add_group(group)
         # A distribution disabled by name (-p no:acme-models) loses its entries
         # too, which is also how a user silences one side of a name conflict.
-        registry.add_entry_points(_read_entry_points(), manager.disabled_distributions())
+        registry.add_entry_points(scan_entry_points(), manager.disabled_distributions())
         manager.register_components(registry)
     else:
-        registry.add_entry_points(_read_entry_points())
+        registry.add_entry_points(scan_entry_points())
     return registry
 
 
@@ -478,6 +444,7 @@ def reset_registry() -> None:
     global _registry
     with _lock:
         _registry = None
+        clear_scan_cache()
 
 
 def parse_reference(s: str) -> tuple[str, str | None, str] | None:
@@ -518,11 +485,17 @@ def locate(target: str) -> Any:
     """
     if is_reference(target):
         return resolve_reference(target)
-    return _import_target(target)
+    return import_target(target)
 
 
 __all__ = [
     "DEFAULT_GROUPS",
+    "GROUP_PREFIX",
+    "PLUGIN_GROUP",
+    "EntryPointRecord",
+    "import_target",
+    "normalize_dist_name",
+    "scan_entry_points",
     "AmbiguousEntryError",
     "Entry",
     "PluginLoadError",
@@ -538,4 +511,3 @@ __all__ = [
     "reset_registry",
     "resolve_reference",
 ]
-

@@ -59,6 +59,7 @@ def _convert(value: Any, path: str) -> Any:
             out[key] = _convert(item, _key_path(path, key))
         return out
     if isinstance(value, (list, tuple)):
+        # Plain YAML has no tuples; LazyCall and load already store lists.
         return [_convert(item, f"{path}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, (DictConfig, ListConfig)):  # nested inside an object container
         return _convert(OmegaConf.to_container(value, resolve=False, enum_to_str=True), path)
@@ -96,7 +97,7 @@ def dump_yaml(cfg: Any) -> str:
     """Render ``cfg`` as YAML text (see :func:`to_yaml_data`)."""
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C dumper when built
     return yaml.dump(
         to_yaml_data(cfg),
         Dumper=dumper,

@@ -156,6 +156,9 @@ def _split_by_documents(node: Any, split: Sequence[float], num_samples: Sequence
                 f"{attr}(); build_nlp_train_val_test_loader splits Megatron indexed datasets "
                 "(libai.data.data_utils.get_indexed_dataset) by documents"
             )
+    # The node without its indexed_dataset: instantiating that key again for every
+    # split would reopen (and, without skip_warmup, re-read) the whole data file.
+    rest = {key: node[key] for key in node if key != "indexed_dataset"}
     doc_idx = indexed.get_doc_idx()
     total_docs = len(doc_idx) - 1
     bounds = split_boundaries(total_docs, split)
@@ -173,7 +176,7 @@ def _split_by_documents(node: Any, split: Sequence[float], num_samples: Sequence
             overrides["name"] = f"{node['name']}_{split_name}"
         indexed.set_doc_idx(doc_idx[bounds[i] : bounds[i + 1] + 1])
         try:
-            built.append(instantiate(node, **overrides))
+            built.append(instantiate(rest, **overrides))
         finally:
             indexed.set_doc_idx(doc_idx)
     return built

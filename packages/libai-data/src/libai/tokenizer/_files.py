@@ -9,7 +9,6 @@ nothing is fetched.
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 # Model names that LiBai (and transformers) accepted as download shortcuts. When a
 # user passes one of them as a path we say so explicitly.
@@ -30,7 +29,7 @@ _KNOWN_SHORTCUTS = {
 }
 
 
-def require_file(path: Optional[str], *, owner: str, arg: str, content: str) -> str:
+def require_file(path: str | None, *, owner: str, arg: str, content: str) -> str:
     """Return ``path`` as a string when it names an existing file, else raise.
 
     Args:

@@ -24,9 +24,15 @@ def build_tokenizer(cfg: Any) -> Any:
     try:
         node = cfg["tokenizer"] if isinstance(cfg, dict) or hasattr(cfg, "keys") else cfg.tokenizer
     except (KeyError, AttributeError) as exc:
-        raise KeyError("build_tokenizer: the config has no `tokenizer` entry (tokenization.tokenizer)") from exc
+        raise KeyError(
+            "build_tokenizer: the config has no `tokenizer` entry (tokenization.tokenizer)"
+        ) from exc
     tokenizer = instantiate(node) if hasattr(node, "keys") and "_target_" in node else node
-    append_eod = cfg.get("append_eod", False) if hasattr(cfg, "get") else getattr(cfg, "append_eod", False)
+    append_eod = (
+        cfg.get("append_eod", False) if hasattr(cfg, "get") else getattr(cfg, "append_eod", False)
+    )
     if append_eod and tokenizer._eod_token is None:
-        tokenizer.eod_token = tokenizer._eos_token if tokenizer._eos_token is not None else tokenizer._pad_token
+        tokenizer.eod_token = (
+            tokenizer._eos_token if tokenizer._eos_token is not None else tokenizer._pad_token
+        )
     return tokenizer

@@ -12,7 +12,7 @@ subclass (``tokenizers`` for WordPiece/BPE, ``sentencepiece`` for T5).
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +32,11 @@ SPECIAL_TOKENS_ATTRIBUTES = (
 def _special_token_property(name: str) -> property:
     """A read/write property for one special token (``bos_token`` ...) and its id twin."""
 
-    def getter(self: PreTrainedTokenizer) -> Optional[str]:
+    def getter(self: PreTrainedTokenizer) -> str | None:
         value = getattr(self, "_" + name)
         return None if value is None else str(value)
 
-    def setter(self: PreTrainedTokenizer, value: Optional[str]) -> None:
+    def setter(self: PreTrainedTokenizer, value: str | None) -> None:
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{type(self).__name__}.{name} must be a str, got {type(value)}")
         setattr(self, "_" + name, value)
@@ -47,7 +47,7 @@ def _special_token_property(name: str) -> property:
 
 
 def _special_id_property(name: str) -> property:
-    def getter(self: PreTrainedTokenizer) -> Optional[int]:
+    def getter(self: PreTrainedTokenizer) -> int | None:
         token = getattr(self, "_" + name)
         return None if token is None else self.convert_tokens_to_ids(token)
 
@@ -172,7 +172,9 @@ class PreTrainedTokenizer:
     def get_added_vocab(self) -> dict[str, int]:
         return dict(self.added_tokens_encoder)
 
-    def padded_vocab_size(self, make_vocab_size_divisible_by: int, tensor_parallel_size: int = 1) -> int:
+    def padded_vocab_size(
+        self, make_vocab_size_divisible_by: int, tensor_parallel_size: int = 1
+    ) -> int:
         """Vocabulary size rounded up to a multiple of ``divisible_by * tensor_parallel_size``.
 
         LiBai pads the embedding table with dummy rows so that it splits evenly across
@@ -191,7 +193,12 @@ class PreTrainedTokenizer:
         multiple = make_vocab_size_divisible_by * tensor_parallel_size
         size = len(self)
         padded = -(-size // multiple) * multiple
-        logger.debug("padded vocab (size: %d) with %d dummy tokens (new size: %d)", size, padded - size, padded)
+        logger.debug(
+            "padded vocab (size: %d) with %d dummy tokens (new size: %d)",
+            size,
+            padded - size,
+            padded,
+        )
         return padded
 
     def add_tokens(self, new_tokens: Union[str, list[str]], special_tokens: bool = False) -> int:
@@ -271,22 +278,22 @@ class PreTrainedTokenizer:
         return self.convert_tokens_to_ids(self.all_special_tokens)
 
     @property
-    def start_token(self) -> Optional[str]:
+    def start_token(self) -> str | None:
         """Common name for ``bos_token`` / ``cls_token`` (LiBai)."""
         return self.bos_token if self._bos_token is not None else self.cls_token
 
     @property
-    def end_token(self) -> Optional[str]:
+    def end_token(self) -> str | None:
         """Common name for ``eos_token`` / ``sep_token`` (LiBai)."""
         return self.eos_token if self._eos_token is not None else self.sep_token
 
     @property
-    def start_token_id(self) -> Optional[int]:
+    def start_token_id(self) -> int | None:
         token = self.start_token
         return None if token is None else self.convert_tokens_to_ids(token)
 
     @property
-    def end_token_id(self) -> Optional[int]:
+    def end_token_id(self) -> int | None:
         token = self.end_token
         return None if token is None else self.convert_tokens_to_ids(token)
 
@@ -299,7 +306,9 @@ class PreTrainedTokenizer:
             return []
         return self._tokenize(text)
 
-    def convert_tokens_to_ids(self, tokens: Union[None, str, list[str]]) -> Union[None, int, list[int]]:
+    def convert_tokens_to_ids(
+        self, tokens: Union[None, str, list[str]]
+    ) -> Union[None, int, list[int]]:
         """Map a token (or a list of tokens) to its id; unknown tokens map to ``unk_token_id``."""
         if tokens is None:
             return None
@@ -362,10 +371,11 @@ class PreTrainedTokenizer:
         if isinstance(token_ids, int):
             token_ids = [token_ids]
         tokens = self.convert_ids_to_tokens(token_ids, skip_special_tokens=skip_special_tokens)
+        kept_whole = set(self.added_tokens_encoder) | set(self.all_special_tokens)
         pieces: list[str] = []
         run: list[str] = []
         for token in tokens:
-            if token in self.added_tokens_encoder or token in self.all_special_tokens:
+            if token in kept_whole:
                 if run:
                     pieces.append(self.convert_tokens_to_string(run))
                     run = []

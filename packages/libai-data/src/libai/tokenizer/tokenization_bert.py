@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterable
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordPiece
@@ -94,7 +94,7 @@ class BertTokenizer(TokenizersBackedTokenizer):
         vocab_file: str,
         do_lower_case: bool = True,
         do_basic_tokenize: bool = True,
-        never_split: Optional[list[str]] = None,
+        never_split: list[str] | None = None,
         unk_token: str = "[UNK]",
         sep_token: str = "[SEP]",
         pad_token: str = "[PAD]",
@@ -102,8 +102,8 @@ class BertTokenizer(TokenizersBackedTokenizer):
         mask_token: str = "[MASK]",
         tokenize_chinese_chars: bool = True,
         do_chinese_wwm: bool = False,
-        chinese_word_segmenter: Optional[Callable[[str], Iterable[str]]] = None,
-        strip_accents: Optional[bool] = None,
+        chinese_word_segmenter: Callable[[str], Iterable[str]] | None = None,
+        strip_accents: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -133,7 +133,9 @@ class BertTokenizer(TokenizersBackedTokenizer):
         self.do_chinese_wwm = do_chinese_wwm
         self._segmenter = chinese_word_segmenter
 
-        backend = Tokenizer(WordPiece(vocab=dict(self.vocab), unk_token=unk_token, max_input_chars_per_word=100))
+        backend = Tokenizer(
+            WordPiece(vocab=dict(self.vocab), unk_token=unk_token, max_input_chars_per_word=100)
+        )
         if do_basic_tokenize:
             backend.normalizer = normalizers.Sequence(
                 [
@@ -182,7 +184,9 @@ class BertTokenizer(TokenizersBackedTokenizer):
             return [self._encode_one(t) for t in texts]
         return super().encode_batch(texts)
 
-    def _mark_word_pieces(self, text: str, tokens: list[str], offsets: list[tuple[int, int]]) -> list[str]:
+    def _mark_word_pieces(
+        self, text: str, tokens: list[str], offsets: list[tuple[int, int]]
+    ) -> list[str]:
         if not any(is_chinese_char(c) for c in text):
             return tokens
         if self._segmenter is None:

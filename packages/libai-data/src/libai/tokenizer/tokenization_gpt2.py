@@ -20,10 +20,15 @@ from ._files import require_file
 VOCAB_FILES_NAMES = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
 
 
-def _load_bpe(owner: str, vocab_file: str, merges_file: str) -> tuple[dict[str, int], list[tuple[str, str]]]:
+def _load_bpe(
+    owner: str, vocab_file: str, merges_file: str
+) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Read ``vocab.json`` and ``merges.txt``; errors name the file and the line."""
     vocab_file = require_file(
-        vocab_file, owner=owner, arg="vocab_file", content="a BPE vocabulary as JSON, e.g. gpt2's vocab.json"
+        vocab_file,
+        owner=owner,
+        arg="vocab_file",
+        content="a BPE vocabulary as JSON, e.g. gpt2's vocab.json",
     )
     merges_file = require_file(
         merges_file,

@@ -9,12 +9,12 @@ sentinels the ids T5 uses: ``<extra_id_0>`` is the last id of the vocabulary,
 from __future__ import annotations
 
 import re
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import sentencepiece as spm
 
-from .tokenization_base import PreTrainedTokenizer
 from ._files import require_file
+from .tokenization_base import PreTrainedTokenizer
 
 VOCAB_FILES_NAMES = {"vocab_file": "spiece.model"}
 
@@ -43,7 +43,7 @@ class T5Tokenizer(PreTrainedTokenizer):
         unk_token: str = "<unk>",
         pad_token: str = "<pad>",
         extra_ids: int = 100,
-        additional_special_tokens: Optional[list[str]] = None,
+        additional_special_tokens: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         if isinstance(extra_ids, bool) or not isinstance(extra_ids, int) or extra_ids < 0:
@@ -76,7 +76,7 @@ class T5Tokenizer(PreTrainedTokenizer):
             token: self._sp_size + extra_ids - 1 - i for i, token in enumerate(sentinels)
         }
         self._sentinel_tokens = {v: k for k, v in self._sentinel_ids.items()}
-        self._split_re: Optional[re.Pattern[str]] = None
+        self._split_re: re.Pattern[str] | None = None
         self._finish_init()
 
     @property
@@ -155,7 +155,9 @@ class T5Tokenizer(PreTrainedTokenizer):
             return self.sp_model.id_to_piece(index)
         token = self._sentinel_tokens.get(index)
         if token is None:
-            raise IndexError(f"T5Tokenizer: id {index} is outside the vocabulary (size {len(self)})")
+            raise IndexError(
+                f"T5Tokenizer: id {index} is outside the vocabulary (size {len(self)})"
+            )
         return token
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:

@@ -24,7 +24,12 @@ class BatchSizeError(ValueError):
 def _opt_positive(name: str, value: Any) -> Optional[int]:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or int(value) != value
+        or value < 1
+    ):
         raise BatchSizeError(f"train.{name} must be a positive integer or None, got {value!r}")
     return int(value)
 
@@ -95,7 +100,11 @@ def check_batch_size(cfg: Any, data_parallel_size: int) -> None:
 
 
 def scale_schedule(
-    train_iter: int, train_epoch: float, warmup_ratio: float, dataset_len: Optional[int], global_batch_size: int
+    train_iter: int,
+    train_epoch: float,
+    warmup_ratio: float,
+    dataset_len: Optional[int],
+    global_batch_size: int,
 ) -> tuple[int, int, Optional[int]]:
     """Return ``(train_iter, warmup_iter, iters_per_epoch)``.
 
@@ -108,7 +117,9 @@ def scale_schedule(
             dataset without a length.
     """
     if not 0 <= warmup_ratio < 1:
-        raise ValueError(f"train.warmup_ratio must be in [0, 1) (a fraction of train_iter), got {warmup_ratio}")
+        raise ValueError(
+            f"train.warmup_ratio must be in [0, 1) (a fraction of train_iter), got {warmup_ratio}"
+        )
     iters_per_epoch = math.ceil(dataset_len / global_batch_size) if dataset_len else None
     if train_epoch:
         if iters_per_epoch is None:
@@ -118,5 +129,7 @@ def scale_schedule(
             )
         train_iter = max(int(train_iter), math.ceil(train_epoch * iters_per_epoch))
     if train_iter < 1:
-        raise ValueError(f"train.train_iter must be at least 1 (or set train.train_epoch), got {train_iter}")
+        raise ValueError(
+            f"train.train_iter must be at least 1 (or set train.train_epoch), got {train_iter}"
+        )
     return int(train_iter), math.ceil(train_iter * warmup_ratio), iters_per_epoch

@@ -50,7 +50,9 @@ def _concat_micro_batches(batches: list[Any]) -> Any:
     raise TypeError(f"cannot concatenate micro batches of type {type(first).__name__}")
 
 
-def get_batch(data: Any, input_placement_device: str = "cpu", mixup_func: Optional[Any] = None) -> dict[str, Any]:
+def get_batch(
+    data: Any, input_placement_device: str = "cpu", mixup_func: Optional[Any] = None
+) -> dict[str, Any]:
     """Return the model's keyword arguments for one step, as global tensors.
 
     Args:
@@ -67,7 +69,11 @@ def get_batch(data: Any, input_placement_device: str = "cpu", mixup_func: Option
     reraise = getattr(data, "reraise", None)
     if callable(reraise):  # a worker process's exception wrapped by the DataLoader
         reraise()
-    if isinstance(data, (list, tuple)) and data and (_is_instance(data[0]) or isinstance(data[0], dict)):
+    if (
+        isinstance(data, (list, tuple))
+        and data
+        and (_is_instance(data[0]) or isinstance(data[0], dict))
+    ):
         data = _concat_micro_batches(list(data))
     if _is_instance(data):
         if mixup_func is not None:

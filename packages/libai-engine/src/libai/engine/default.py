@@ -16,8 +16,6 @@ from collections import OrderedDict
 from typing import Any, Optional
 
 import numpy as np
-from omegaconf import OmegaConf
-
 from libai.config import LazyConfig, instantiate, try_get_key
 from libai.engine import hooks
 from libai.engine.batching import check_batch_size, scale_schedule
@@ -27,6 +25,7 @@ from libai.engine.trainer import EagerTrainer, GraphTrainer, TrainerBase
 from libai.engine.writers import default_writers
 from libai.utils import distributed as dist
 from libai.utils.oneflow_env import flow
+from omegaconf import OmegaConf
 
 __all__ = ["DefaultTrainer", "default_setup", "set_seed"]
 
@@ -58,7 +57,6 @@ def default_setup(cfg: Any, args: Any = None) -> None:
     if output_dir and dist.is_main_process():
         os.makedirs(output_dir, exist_ok=True)
     setup_logger(output_dir, distributed_rank=rank)
-    setup_logger(output_dir, distributed_rank=rank, name="libai.engine")
     logger.info("Rank of current process: %d. World size: %d", rank, dist.get_world_size())
     if args is not None:
         logger.info("Command line arguments: %s", vars(args) if hasattr(args, "__dict__") else args)
@@ -90,7 +88,9 @@ class DefaultTrainer(TrainerBase):
         cfg.train.start_iter = self.start_iter
         cfg.train.consumed_train_samples = self.start_iter * cfg.train.global_batch_size
 
-        self.tokenizer = self.build_tokenizer(cfg) if try_get_key(cfg, "tokenization.tokenizer") else None
+        self.tokenizer = (
+            self.build_tokenizer(cfg) if try_get_key(cfg, "tokenization.tokenizer") else None
+        )
         train_loader, valid_loader, test_loader = self.build_train_loader(cfg, self.tokenizer)
         self.train_loader = train_loader
         self.test_loader = [x for x in (valid_loader, test_loader) if x is not None]
@@ -105,12 +105,21 @@ class DefaultTrainer(TrainerBase):
         grad_acc = cfg.train.num_accumulation_steps
         graph_enabled = bool(try_get_key(cfg, "graph.enabled", default=False))
         if graph_enabled:
-            self.graph_train = self.build_graph(cfg, self.model, self.optimizer, self.lr_scheduler, is_train=True)
+            self.graph_train = self.build_graph(
+                cfg, self.model, self.optimizer, self.lr_scheduler, is_train=True
+            )
             self.graph_eval = self.build_graph(cfg, self.model, is_train=False)
-            self._trainer: TrainerBase = GraphTrainer(self.graph_train, cycle(self.train_loader), grad_acc)
+            self._trainer: TrainerBase = GraphTrainer(
+                self.graph_train,
+                cycle(self.train_loader),
+                grad_acc,
+                read_period=cfg.train.log_period,
+            )
         else:
             self.graph_train = self.graph_eval = None
-            self._trainer = EagerTrainer(self.model, cycle(self.train_loader), self.optimizer, grad_acc)
+            self._trainer = EagerTrainer(
+                self.model, cycle(self.train_loader), self.optimizer, grad_acc
+            )
 
         self.checkpointer = self.build_checkpointer(cfg)
         self.resume_or_load(resume=bool(try_get_key(cfg, "train.resume", default=False)))
@@ -145,7 +154,9 @@ class DefaultTrainer(TrainerBase):
         weight_path = try_get_key(self.cfg, "train.load_weight", default="") or ""
         if resume and self.checkpointer.has_checkpoint():
             extra = self.checkpointer.resume_or_load(None, resume=True)
-            loaded = int(extra.get("iteration", -1)) + 1 if isinstance(extra, dict) else self.start_iter
+            loaded = (
+                int(extra.get("iteration", -1)) + 1 if isinstance(extra, dict) else self.start_iter
+            )
             if loaded != self.start_iter:
                 raise RuntimeError(
                     f"the last checkpoint in {self.cfg.train.output_dir} says iteration {loaded - 1}, "
@@ -153,7 +164,10 @@ class DefaultTrainer(TrainerBase):
                 )
             logger.info("Resumed from iteration %d", self.start_iter)
         elif resume:
-            logger.info("--resume: no checkpoint in %s yet; starting from iteration 0", self.cfg.train.output_dir)
+            logger.info(
+                "--resume: no checkpoint in %s yet; starting from iteration 0",
+                self.cfg.train.output_dir,
+            )
         elif weight_path:
             self.checkpointer.load(weight_path, checkpointables=[])
 
@@ -169,7 +183,16 @@ class DefaultTrainer(TrainerBase):
                 self.max_iter,
             )
             return
+        self._trainer.max_iter = self.max_iter
         super().train(self.start_iter, self.max_iter)
+
+    def after_train(self) -> None:
+        flush = getattr(self._trainer, "flush_metrics", None)
+        try:
+            if callable(flush):
+                flush()  # losses of a run that stopped between two reads
+        finally:
+            super().after_train()
 
     def run_step(self) -> None:
         self._trainer.iter = self.iter
@@ -221,7 +244,10 @@ class DefaultTrainer(TrainerBase):
     def build_writers(self) -> list[Any]:
         """Console, ``metrics.json`` and TensorBoard writers in ``train.output_dir``."""
         return default_writers(
-            self.cfg.train.output_dir, self.max_iter, self.cfg.train.global_batch_size, start_iter=self.start_iter
+            self.cfg.train.output_dir,
+            self.max_iter,
+            self.cfg.train.global_batch_size,
+            start_iter=self.start_iter,
         )
 
     @staticmethod
@@ -234,7 +260,9 @@ class DefaultTrainer(TrainerBase):
         for i, node in enumerate(nodes):
             hook = instantiate(node)
             if not isinstance(hook, hooks.HookBase):
-                raise TypeError(f"train.hooks[{i}] must build a libai.engine.hooks.HookBase, got {type(hook).__name__}")
+                raise TypeError(
+                    f"train.hooks[{i}] must build a libai.engine.hooks.HookBase, got {type(hook).__name__}"
+                )
             built.append(hook)
         return built
 
@@ -248,7 +276,9 @@ class DefaultTrainer(TrainerBase):
     # -- builders (LiBai's class methods) ---------------------------------------
 
     @classmethod
-    def get_batch(cls, data: Any, input_placement_device: str = "cpu", mixup_func: Any = None) -> dict:
+    def get_batch(
+        cls, data: Any, input_placement_device: str = "cpu", mixup_func: Any = None
+    ) -> dict:
         """Turn a loader's batch (or a list of micro batches) into global tensors; see :func:`libai.engine.data.get_batch`."""
         return get_batch(data, input_placement_device, mixup_func)
 
@@ -287,18 +317,31 @@ class DefaultTrainer(TrainerBase):
         return model
 
     @classmethod
-    def build_graph(cls, cfg: Any, model: Any, optimizer: Any = None, lr_scheduler: Any = None, is_train: bool = True) -> Any:
+    def build_graph(
+        cls,
+        cfg: Any,
+        model: Any,
+        optimizer: Any = None,
+        lr_scheduler: Any = None,
+        is_train: bool = True,
+    ) -> Any:
         """Instantiate ``cfg.graph.train_graph`` / ``eval_graph`` (default: :class:`GraphBase`)."""
-        node = try_get_key(cfg, "graph.train_graph" if is_train else "graph.eval_graph", default=None)
+        node = try_get_key(
+            cfg, "graph.train_graph" if is_train else "graph.eval_graph", default=None
+        )
         if node is None:
-            node = OmegaConf.create({"_target_": "libai.engine.graph_base.GraphBase", "is_train": is_train})
+            node = OmegaConf.create(
+                {"_target_": "libai.engine.graph_base.GraphBase", "is_train": is_train}
+            )
         kwargs: dict[str, Any] = {"model": model}
         if is_train:
             kwargs.update(
                 optimizer=optimizer,
                 lr_scheduler=lr_scheduler,
                 fp16=bool(try_get_key(cfg, "train.amp.enabled", default=False)),
-                activation_checkpoint=bool(try_get_key(cfg, "train.activation_checkpoint.enabled", default=False)),
+                activation_checkpoint=bool(
+                    try_get_key(cfg, "train.activation_checkpoint.enabled", default=False)
+                ),
                 zero_optim=bool(try_get_key(cfg, "train.zero_optimization.enabled", default=False)),
                 zero_stage=int(try_get_key(cfg, "train.zero_optimization.stage", default=1)),
                 grad_acc_steps=int(try_get_key(cfg, "train.num_accumulation_steps", default=1)),
@@ -335,14 +378,18 @@ class DefaultTrainer(TrainerBase):
         node = cfg.dataloader.train
         values: dict[str, Any] = {
             "train_batch_size": cfg.train.train_micro_batch_size,
-            "test_batch_size": try_get_key(cfg, "train.test_micro_batch_size", default=cfg.train.train_micro_batch_size),
+            "test_batch_size": try_get_key(
+                cfg, "train.test_micro_batch_size", default=cfg.train.train_micro_batch_size
+            ),
             "seed": cfg.train.seed,
         }
         if cfg.train.start_iter > 0:
             values["consumed_samples"] = cfg.train.consumed_train_samples
         if "train_val_test_num_samples" in node:
             evaluation = try_get_key(cfg, "train.evaluation.enabled", default=False)
-            eval_iter = int(try_get_key(cfg, "train.evaluation.eval_iter", default=1)) if evaluation else 1
+            eval_iter = (
+                int(try_get_key(cfg, "train.evaluation.eval_iter", default=1)) if evaluation else 1
+            )
             eval_period = int(try_get_key(cfg, "train.evaluation.eval_period", default=1) or 1)
             test_bs = values["test_batch_size"] * dist.get_data_parallel_size()
             values["train_val_test_num_samples"] = [
@@ -352,7 +399,11 @@ class DefaultTrainer(TrainerBase):
             ]
         fill_engine_args(node, values, path="dataloader.train")
         datasets = node.get("dataset") if hasattr(node, "get") else None
-        for ds in (datasets if OmegaConf.is_list(datasets) else [datasets]) if datasets is not None else []:
+        for ds in (
+            (datasets if OmegaConf.is_list(datasets) else [datasets])
+            if datasets is not None
+            else []
+        ):
             if hasattr(ds, "get") and "seed" in ds:
                 ds.seed = cfg.train.seed
             if tokenizer is not None and hasattr(ds, "get") and "tokenizer" in ds:
@@ -375,7 +426,9 @@ class DefaultTrainer(TrainerBase):
         loaders = []
         for i, node in enumerate(nodes):
             values = {
-                "test_batch_size": try_get_key(cfg, "train.test_micro_batch_size", default=cfg.train.train_micro_batch_size),
+                "test_batch_size": try_get_key(
+                    cfg, "train.test_micro_batch_size", default=cfg.train.train_micro_batch_size
+                ),
                 "seed": cfg.train.seed,
             }
             fill_engine_args(node, values, path=f"dataloader.test[{i}]")

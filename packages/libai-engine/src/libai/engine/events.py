@@ -80,15 +80,18 @@ class EventStorage:
         self._latest_scalars: dict[str, tuple[float, int]] = {}
         self._iter = start_iter
 
-    def put_scalar(self, name: str, value: Any, smoothing_hint: bool = True) -> None:
-        """Record ``value`` for the current iteration.
+    def put_scalar(
+        self, name: str, value: Any, smoothing_hint: bool = True, iteration: Optional[int] = None
+    ) -> None:
+        """Record ``value`` for the current iteration (or for ``iteration``, when it is read later).
 
         ``smoothing_hint`` tells console writers to show a windowed median (losses,
         timings) rather than the raw value (learning rate, eval metrics).
         """
         value = float(value)
-        self._history[name].update(value, self._iter)
-        self._latest_scalars[name] = (value, self._iter)
+        it = self._iter if iteration is None else int(iteration)
+        self._history[name].update(value, it)
+        self._latest_scalars[name] = (value, it)
         self._smoothing_hints.setdefault(name, smoothing_hint)
 
     def put_scalars(self, *, smoothing_hint: bool = True, **kwargs: Any) -> None:
@@ -97,7 +100,9 @@ class EventStorage:
 
     def history(self, name: str) -> HistoryBuffer:
         if name not in self._history:
-            raise KeyError(f"no scalar named {name!r} in the event storage; have {sorted(self._history)}")
+            raise KeyError(
+                f"no scalar named {name!r} in the event storage; have {sorted(self._history)}"
+            )
         return self._history[name]
 
     def histories(self) -> dict[str, HistoryBuffer]:
@@ -119,7 +124,9 @@ class EventStorage:
     def smoothing_hints(self) -> dict[str, bool]:
         return dict(self._smoothing_hints)
 
-    def new_scalars(self, marks: dict[str, int]) -> tuple[dict[int, dict[str, float]], dict[str, int]]:
+    def new_scalars(
+        self, marks: dict[str, int]
+    ) -> tuple[dict[int, dict[str, float]], dict[str, int]]:
         """Return the values put since ``marks``, as ``{iteration: {name: value}}``, and the new marks.
 
         ``marks`` maps each name to how many of its values a writer has already

@@ -63,7 +63,10 @@ class GraphBase(flow.nn.Graph):
                 self.config.enable_amp(True)
                 self.set_grad_scaler(
                     flow.amp.GradScaler(
-                        init_scale=65536.0, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000
+                        init_scale=65536.0,
+                        growth_factor=2.0,
+                        backoff_factor=0.5,
+                        growth_interval=2000,
                     )
                 )
             if grad_acc_steps > 1:

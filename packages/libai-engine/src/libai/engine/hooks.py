@@ -102,7 +102,13 @@ class PeriodicCheckpointer(HookBase):
     checkpointer writes atomically and keeps the newest ``max_to_keep``.
     """
 
-    def __init__(self, checkpointer: Any, period: int, max_to_keep: Optional[int] = None, file_prefix: str = "model") -> None:
+    def __init__(
+        self,
+        checkpointer: Any,
+        period: int,
+        max_to_keep: Optional[int] = None,
+        file_prefix: str = "model",
+    ) -> None:
         self.checkpointer = checkpointer
         self.period = int(period)
         self.file_prefix = file_prefix
@@ -136,7 +142,9 @@ class EvalHook(HookBase):
         results = self._func()
         if results:
             if not isinstance(results, dict):
-                raise TypeError(f"the evaluation function must return a dict, got {type(results).__name__}")
+                raise TypeError(
+                    f"the evaluation function must return a dict, got {type(results).__name__}"
+                )
             flat = _flatten(results)
             for k, v in flat.items():
                 try:
@@ -177,7 +185,14 @@ class BestCheckpointer(HookBase):
     decides and every rank follows, so all ranks take part in the save.
     """
 
-    def __init__(self, eval_period: int, checkpointer: Any, val_metric: str, mode: str = "max", file_prefix: str = "model_best") -> None:
+    def __init__(
+        self,
+        eval_period: int,
+        checkpointer: Any,
+        val_metric: str,
+        mode: str = "max",
+        file_prefix: str = "model_best",
+    ) -> None:
         if mode not in ("max", "min"):
             raise ValueError(f"train.evaluation.eval_mode must be 'max' or 'min', got {mode!r}")
         self._period = int(eval_period)
@@ -202,7 +217,11 @@ class BestCheckpointer(HookBase):
         if dist.is_main_process():
             if entry is None:
                 if not self._warned:
-                    known = sorted(k for k in self.trainer.storage.latest() if k not in ("time", "data_time", "lr"))
+                    known = sorted(
+                        k
+                        for k in self.trainer.storage.latest()
+                        if k not in ("time", "data_time", "lr")
+                    )
                     logger.warning(
                         "train.evaluation.eval_metric=%r is not among the evaluation results %s; "
                         "no best checkpoint is kept",
@@ -215,10 +234,20 @@ class BestCheckpointer(HookBase):
         if _broadcast_from_main(flag) > 0.5:
             value, it = entry if entry is not None else (float("nan"), self.trainer.iter)
             if dist.is_main_process():
-                logger.info("New best %s=%.5g at iteration %d (was %s)", self._val_metric, value, it, self.best_metric)
+                logger.info(
+                    "New best %s=%.5g at iteration %d (was %s)",
+                    self._val_metric,
+                    value,
+                    it,
+                    self.best_metric,
+                )
             self.best_metric, self.best_iter = value, it
             # tag_last=False: --resume continues from the newest checkpoint, not the best.
-            self._checkpointer.save(self._file_prefix, tag_last=False, iteration=min(self.trainer.iter, self.trainer.max_iter - 1))
+            self._checkpointer.save(
+                self._file_prefix,
+                tag_last=False,
+                iteration=min(self.trainer.iter, self.trainer.max_iter - 1),
+            )
 
     def after_step(self) -> None:
         done = self.trainer.iter + 1
@@ -239,7 +268,9 @@ def _broadcast_from_main(value: float) -> float:
         return value
     placement = flow.placement("cpu", ranks=list(range(dist.get_world_size())))
     mine = value if dist.is_main_process() else 0.0
-    t = flow.tensor([mine], dtype=flow.float32).to_global(placement=placement, sbp=flow.sbp.partial_sum)
+    t = flow.tensor([mine], dtype=flow.float32).to_global(
+        placement=placement, sbp=flow.sbp.partial_sum
+    )
     return float(t.to_global(sbp=flow.sbp.broadcast).to_local().numpy()[0])
 
 
@@ -276,7 +307,12 @@ class LossCurveWriter(HookBase):
     matplotlib is imported only here; without it the plot is skipped with a log line.
     """
 
-    def __init__(self, output_dir: Optional[str] = None, metric: str = "total_loss", filename: str = "loss_curve.png") -> None:
+    def __init__(
+        self,
+        output_dir: Optional[str] = None,
+        metric: str = "total_loss",
+        filename: str = "loss_curve.png",
+    ) -> None:
         self._output_dir = output_dir
         self._metric = metric
         self._filename = filename
@@ -330,7 +366,9 @@ class SampleTextHook(HookBase):
     ``output["prediction_scores"]`` (or the output itself when it is a tensor).
     """
 
-    def __init__(self, prompt: str, max_new_tokens: int = 20, output_dir: Optional[str] = None) -> None:
+    def __init__(
+        self, prompt: str, max_new_tokens: int = 20, output_dir: Optional[str] = None
+    ) -> None:
         self.prompt = prompt
         self.max_new_tokens = int(max_new_tokens)
         self._output_dir = output_dir
@@ -341,7 +379,9 @@ class SampleTextHook(HookBase):
             return  # training failed: nothing to sample
         tokenizer = getattr(self.trainer, "tokenizer", None)
         if tokenizer is None:
-            logger.warning("SampleTextHook: the trainer has no tokenizer (cfg.tokenization); no sample")
+            logger.warning(
+                "SampleTextHook: the trainer has no tokenizer (cfg.tokenization); no sample"
+            )
             return
         self.text = generate_greedy(self.trainer.model, tokenizer, self.prompt, self.max_new_tokens)
         from libai.utils import distributed as dist

@@ -20,7 +20,13 @@ from typing import Any
 from libai.config import try_get_key
 from libai.config.cli import UserError
 
-__all__ = ["REQUIRED_NAMESPACES", "fast_dev_run_overrides", "prepare_config", "run", "run_from_args"]
+__all__ = [
+    "REQUIRED_NAMESPACES",
+    "fast_dev_run_overrides",
+    "prepare_config",
+    "run",
+    "run_from_args",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +88,9 @@ def _check_cpu_features(cfg: Any, world_size: int, has_cuda: bool) -> None:
     graph = bool(try_get_key(cfg, "graph.enabled", default=False))
     if try_get_key(cfg, "train.zero_optimization.enabled", default=False):
         if not graph:
-            logger.warning("train.zero_optimization.enabled only acts in graph mode (graph.enabled=True); ignored")
+            logger.warning(
+                "train.zero_optimization.enabled only acts in graph mode (graph.enabled=True); ignored"
+            )
         elif world_size > 1:
             raise UserError(
                 "train.zero_optimization.enabled=True with "
@@ -100,7 +108,9 @@ def _check_cpu_features(cfg: Any, world_size: int, has_cuda: bool) -> None:
         print(f"warning: {msg}", file=sys.stderr)
 
 
-def prepare_config(cfg: Any, path: str, *, resume: bool, eval_only: bool, fast_dev_run: bool) -> None:
+def prepare_config(
+    cfg: Any, path: str, *, resume: bool, eval_only: bool, fast_dev_run: bool
+) -> None:
     """Check ``cfg`` and apply the command-line switches; raise :class:`UserError` on a problem."""
     _check_namespaces(cfg, path)
     if fast_dev_run:
@@ -142,17 +152,23 @@ def _evaluate(cfg: Any) -> Any:
     from libai.engine.default import DefaultTrainer
     from libai.utils.checkpoint import Checkpointer
 
-    tokenizer = DefaultTrainer.build_tokenizer(cfg) if try_get_key(cfg, "tokenization.tokenizer") else None
+    tokenizer = (
+        DefaultTrainer.build_tokenizer(cfg) if try_get_key(cfg, "tokenization.tokenizer") else None
+    )
     test_loaders = DefaultTrainer.build_test_loader(cfg, tokenizer)
     if not test_loaders:
-        raise UserError("--eval-only needs dataloader.test (a list of test loader builders); the config has none")
+        raise UserError(
+            "--eval-only needs dataloader.test (a list of test loader builders); the config has none"
+        )
     model = DefaultTrainer.build_model(cfg)
     weight = try_get_key(cfg, "train.load_weight", default="") or ""
     checkpointer = Checkpointer(model, cfg.train.output_dir)
     if cfg.train.resume or weight:
         checkpointer.resume_or_load(weight or None, resume=bool(cfg.train.resume))
     else:
-        logger.warning("--eval-only without train.load_weight or --resume: evaluating the freshly initialized model")
+        logger.warning(
+            "--eval-only without train.load_weight or --resume: evaluating the freshly initialized model"
+        )
     if try_get_key(cfg, "graph.enabled", default=False):
         model = DefaultTrainer.build_graph(cfg, model, is_train=False)
     return DefaultTrainer.test(cfg, test_loaders, model)
@@ -179,7 +195,11 @@ def run_from_args(args: argparse.Namespace) -> int:
             opts.append(opt)
     cfg = load_config(args.config_file, opts)
     prepare_config(
-        cfg, args.config_file, resume=args.resume, eval_only=args.eval_only, fast_dev_run=args.fast_dev_run
+        cfg,
+        args.config_file,
+        resume=args.resume,
+        eval_only=args.eval_only,
+        fast_dev_run=args.fast_dev_run,
     )
     run(cfg, args, eval_only=args.eval_only)
     return 0

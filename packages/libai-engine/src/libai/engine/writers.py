@@ -17,7 +17,13 @@ from typing import Any, Optional
 
 from libai.engine.events import get_event_storage
 
-__all__ = ["CommonMetricPrinter", "EventWriter", "JSONWriter", "TensorboardXWriter", "default_writers"]
+__all__ = [
+    "CommonMetricPrinter",
+    "EventWriter",
+    "JSONWriter",
+    "TensorboardXWriter",
+    "default_writers",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +53,7 @@ class JSONWriter(EventWriter):
             _truncate_metrics(json_file, start_iter)
         elif start_iter == 0 and os.path.exists(json_file):
             os.remove(json_file)  # a fresh run starts a fresh curve
-        self._file = open(json_file, "a")  # noqa: SIM115 - closed in close()
+        self._file = open(json_file, "a")
         self._marks: dict[str, int] = {}
 
     def write(self) -> None:
@@ -85,7 +91,9 @@ class TensorboardXWriter(EventWriter):
     def __init__(self, log_dir: str, start_iter: int = 0, **kwargs: Any) -> None:
         from tensorboardX import SummaryWriter
 
-        self._writer = SummaryWriter(log_dir, purge_step=start_iter if start_iter > 0 else None, **kwargs)
+        self._writer = SummaryWriter(
+            log_dir, purge_step=start_iter if start_iter > 0 else None, **kwargs
+        )
         self._marks: dict[str, int] = {}
 
     def write(self) -> None:
@@ -131,7 +139,13 @@ class CommonMetricPrinter(EventWriter):
     def _ensure_progress(self, start: int) -> None:
         if self._progress is not None or not self._live:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self._progress = Progress(
             TextColumn("[bold]train"),
@@ -141,12 +155,16 @@ class CommonMetricPrinter(EventWriter):
             TextColumn("{task.fields[metrics]}"),
             transient=False,
         )
-        self._task = self._progress.add_task("train", total=self._max_iter, completed=start, metrics="")
+        self._task = self._progress.add_task(
+            "train", total=self._max_iter, completed=start, metrics=""
+        )
         self._progress.start()
 
     def _eta_seconds(self, iteration: int, storage: Any) -> Optional[float]:
         try:
-            step_time = storage.history("time").median(1000)
+            # The mean, not the median: in graph mode the host waits for the
+            # device only every few steps, so single step times are uneven.
+            step_time = storage.history("time").avg(1000)
             return step_time * (self._max_iter - iteration - 1)
         except KeyError:
             # Without an IterationTimer, estimate from wall time between writes.
@@ -175,7 +193,7 @@ class CommonMetricPrinter(EventWriter):
         if "lr" in hist:
             parts.append(f"lr: {hist['lr'].latest():.4g}")
         if "time" in hist and self._batch_size:
-            step = hist["time"].median(self._window)
+            step = hist["time"].avg(self._window)
             if step > 0:
                 parts.append(f"samples/s: {self._batch_size / step:.1f}")
         if "time" in hist:
@@ -207,7 +225,9 @@ def _log_to_files_only(line: str) -> None:
         log = log.parent if log.propagate else None
 
 
-def default_writers(output_dir: str, max_iter: int, global_batch_size: Optional[int] = None, start_iter: int = 0) -> list[EventWriter]:
+def default_writers(
+    output_dir: str, max_iter: int, global_batch_size: Optional[int] = None, start_iter: int = 0
+) -> list[EventWriter]:
     """The writers of a training run: console, ``metrics.json`` and TensorBoard in ``output_dir``."""
     return [
         CommonMetricPrinter(max_iter, global_batch_size),

@@ -127,7 +127,8 @@ def inference_on_dataset(
     evaluator.reset()
     limit = None if eval_iter is None or eval_iter < 0 else int(eval_iter)
 
-    was_training = getattr(model, "training", None)
+    # Only an nn.Module switches modes here; an nn.Graph is compiled for one mode.
+    was_training = isinstance(model, flow.nn.Module) and model.training
     if was_training:
         model.eval()
     start = time.perf_counter()

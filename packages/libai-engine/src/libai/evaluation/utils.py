@@ -1,4 +1,4 @@
-"""Helpers shared by the evaluators: reading tensors, padding batches, printing results."""
+"""Functions shared by the evaluators: reading tensors, padding batches, printing results."""
 
 from __future__ import annotations
 

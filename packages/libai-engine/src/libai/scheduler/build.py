@@ -1,4 +1,4 @@
-"""Build the scheduler of ``cfg.train.scheduler`` for an optimizer (LiBai's helper)."""
+"""Build the scheduler of ``cfg.train.scheduler`` for an optimizer (as LiBai does)."""
 
 from __future__ import annotations
 

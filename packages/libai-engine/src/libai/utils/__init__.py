@@ -1,4 +1,4 @@
-"""LiBai's library utilities: distributed helpers, checkpoints, logging, events.
+"""LiBai's library utilities: distributed utilities, checkpoints, logging, events.
 
 This ``__init__`` deliberately imports nothing. ``import libai.utils`` must stay
 cheap and OneFlow-free, because the config layer and the command line's

@@ -23,6 +23,7 @@ the disk I/O (``flow.save(..., global_dst_rank=0)``), and loaded from rank 0
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -46,13 +47,14 @@ LAST_CHECKPOINT_FILE = "last_checkpoint"
 FORMAT_VERSION = 1
 _PICKLE_FILE = "pickled_data"  # what flow.save writes at the top of its directory
 _TMP_MARK = ".tmp-"
+_OLD_MARK = ".old-"
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, truncated or unreadable; the message names the file."""
 
 
-# -- helpers -------------------------------------------------------------------------
+# -- internals -------------------------------------------------------------------------
 
 
 def _walk_tensors(obj: Any) -> Iterable:
@@ -252,6 +254,9 @@ class Checkpointer:
         rng_states = dist.all_gather_object(_rng_state())
 
         if dist.is_main_process():
+            # Leftovers of an earlier save of this name that crashed: never read, remove.
+            for stale in glob.glob(glob.escape(final) + _TMP_MARK + "*"):
+                shutil.rmtree(stale)
             os.makedirs(tmp, exist_ok=False)
         states = {"model": self.model.state_dict()}
         states.update({k: obj.state_dict() for k, obj in self.checkpointables.items()})
@@ -290,7 +295,7 @@ class Checkpointer:
         # first. If we die in between, _find_last still finds a complete checkpoint.
         old = None
         if os.path.exists(final):
-            old = f"{final}.old-{token}"
+            old = f"{final}{_OLD_MARK}{token}"
             os.replace(final, old)
         os.replace(tmp, final)
         if old is not None:
@@ -316,13 +321,17 @@ class Checkpointer:
     def _complete_checkpoints(self) -> list:
         if not self.save_dir or not os.path.isdir(self.save_dir):
             return []
-        return sorted(
-            n
-            for n in os.listdir(self.save_dir)
-            if _TMP_MARK not in n
-            and ".old-" not in n
-            and os.path.isfile(os.path.join(self.save_dir, n, META_FILE))
-        )
+        names = os.listdir(self.save_dir)
+        complete = []
+        for n in names:
+            if _TMP_MARK in n or not os.path.isfile(os.path.join(self.save_dir, n, META_FILE)):
+                continue
+            # "<name>.old-<token>" is a finished checkpoint moved aside while its
+            # replacement was renamed in; it counts only if that rename never happened.
+            if _OLD_MARK in n and n.split(_OLD_MARK)[0] in names:
+                continue
+            complete.append(n)
+        return sorted(complete)
 
     def _find_last(self) -> str | None:
         tag = os.path.join(self.save_dir, LAST_CHECKPOINT_FILE)

@@ -12,9 +12,10 @@ The ranks are laid out as LiBai does: the world is cut into
 
     world 8, dp 2, tp 2, pp 2:  stage 0 -> [[0, 1], [2, 3]]   stage 1 -> [[4, 5], [6, 7]]
 
-Layers go to stages by ``pipeline_num_layers`` (later stages get the remainder;
-with 4 or more stages the middle ones get more layers, as LiBai does), or exactly
-as listed in ``custom_pipeline_stage_id``.
+Layers go to stages by ``pipeline_num_layers`` with LiBai's rule (later stages take
+the remainder; with 4 or more stages and an even split of 8+ layers the last stage,
+which also holds the head, gets fewer), or exactly as listed in
+``custom_pipeline_stage_id``.
 
 Unlike LiBai, a ``train.dist`` that does not fit the world size is a
 :class:`DistConfigError` showing the arithmetic, not a silent clamp.
@@ -325,9 +326,10 @@ def _auto_stage_ids(num_layers: int, pp: int) -> list:
     """LiBai's automatic layer -> stage map.
 
     Layers are split evenly; when they do not divide, the *last* stages take one
-    extra each. With 4+ stages and an even split of 8+ layers, the layer count is
-    padded so the middle stages get more (the first and last stages also hold the
-    embedding and the head).
+    extra each. With 4+ stages and an even split of 8+ layers, the count is padded
+    by ``min(pp - 1, layers // pp)`` before splitting and the map cut back to the
+    real count, which shifts layers off the last stage (it also holds the head):
+    8 layers on 4 stages -> ``[0, 0, 1, 1, 2, 2, 2, 3]``.
     """
     actual = num_layers
     if pp >= 4 and num_layers >= 8 and num_layers % pp == 0:
@@ -551,7 +553,7 @@ def to_whole_local(tensor: Any) -> Any:
 
 
 def tensor_to_rank0(tensor: Any, device: str | None = None, to_local: bool = False) -> Any:
-    """Move a global tensor to rank 0 (broadcast there), as LiBai's helper does.
+    """Move a global tensor to rank 0 (broadcast there), as LiBai's function of that name does.
 
     With ``to_local=True`` rank 0 gets the whole value as a local tensor (other
     ranks get an empty one).

@@ -71,7 +71,7 @@ def setup_logger(
     return logger
 
 
-# -- rate-limited logging (LiBai/detectron2 helpers) --------------------------------------
+# -- rate-limited logging (as in LiBai and detectron2) --------------------------------------
 
 _COUNTS: Counter = Counter()
 _LAST_LOGGED: dict = {}

@@ -8,6 +8,7 @@ implementation is what makes converted checkpoints agree to 1e-5.
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Callable
 
 from libai.utils.oneflow_env import flow
@@ -17,8 +18,16 @@ def _gelu(x):
     return flow.nn.functional.gelu(x)
 
 
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
 def _gelu_tanh(x):
-    return flow.nn.functional.gelu(x, approximate="tanh")
+    # 0.5 x (1 + tanh(z)) == x * sigmoid(2 z), z = sqrt(2/pi) (x + 0.044715 x^3): the same
+    # function, but OneFlow's CPU tanh (and its gelu(approximate="tanh")) is about 4x
+    # slower than sigmoid plus three multiplies, forward and backward.
+    if x.is_cuda:
+        return flow.nn.functional.gelu(x, approximate="tanh")
+    return x * flow.sigmoid(x * (2.0 * _SQRT_2_OVER_PI + (2.0 * _SQRT_2_OVER_PI * 0.044715) * (x * x)))
 
 
 def _relu(x):

@@ -36,6 +36,7 @@ class TransformerLayer(nn.Module):
         bias: biases in attention and MLP projections.
         norm_type: ``"layernorm"`` or ``"rmsnorm"`` (T5).
         attention_scale: score scale instead of ``1/sqrt(head_size)``.
+        head_size: per-head width when it is not ``hidden_size / num_attention_heads`` (T5).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class TransformerLayer(nn.Module):
         bias: bool = True,
         norm_type: str = "layernorm",
         attention_scale: Optional[float] = None,
+        head_size: Optional[int] = None,
         layer_idx: int = 0,
     ) -> None:
         super().__init__()
@@ -92,6 +94,7 @@ class TransformerLayer(nn.Module):
                 attn_mask_type=mask_type,
                 bias=bias,
                 scale=attention_scale,
+                head_size=head_size,
                 layer_idx=layer_idx,
             )
 

@@ -214,6 +214,7 @@ class T5Model(nn.Module):
         use_bias: bool = True,
         attention_scale: Optional[float] = None,
         scale_decoder_output: bool = False,
+        head_size: Optional[int] = None,
     ) -> None:
         super().__init__()
         if position_embedding_type not in ("absolute", "relative"):
@@ -259,6 +260,7 @@ class T5Model(nn.Module):
                 bias=use_bias,
                 norm_type=norm_type,
                 attention_scale=attention_scale,
+                head_size=head_size,
                 layer_idx=idx,
             )
 

@@ -100,9 +100,7 @@ def _list(args: argparse.Namespace) -> int:
         {
             "group": e.group,
             "name": e.name,
-            "reference": e.qualified_reference
-            if (e.group, e.name) in conflicted
-            else e.reference,
+            "reference": e.qualified_reference if (e.group, e.name) in conflicted else e.reference,
             "target": e.value,
             "distribution": e.dist,
             "version": e.version,
@@ -118,7 +116,12 @@ def _list(args: argparse.Namespace) -> int:
         title,
         ["group", "name", "target", "distribution"],
         [
-            (r["group"], r["reference"] if r["conflict"] else r["name"], r["target"], r["distribution"])
+            (
+                r["group"],
+                r["reference"] if r["conflict"] else r["name"],
+                r["target"],
+                r["distribution"],
+            )
             for r in rows
         ],
     )
@@ -186,7 +189,9 @@ def plugin_rows(import_all: bool = False) -> list[dict[str, Any]]:
             r["error"] = str(entry.failed)
         elif entry.loaded and r["status"] == "lazy":
             r["status"] = "loaded"
-    return sorted(rows.values(), key=lambda r: (r["distribution"] != "libai-config", r["distribution"]))
+    return sorted(
+        rows.values(), key=lambda r: (r["distribution"] != "libai-config", r["distribution"])
+    )
 
 
 def _plugins(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +31,10 @@ class BlendableDataset:
     """
 
     def __init__(
-        self, datasets: Sequence[Any], weights: Optional[Sequence[float]] = None, size: Optional[int] = None
+        self,
+        datasets: Sequence[Any],
+        weights: Sequence[float] | None = None,
+        size: int | None = None,
     ) -> None:
         self.datasets = list(datasets)
         if not self.datasets:
@@ -41,15 +44,23 @@ class BlendableDataset:
             weights = lengths
         weights = [float(w) for w in weights]
         if len(weights) != len(self.datasets):
-            raise ValueError(f"BlendableDataset: {len(self.datasets)} datasets but {len(weights)} weights")
+            raise ValueError(
+                f"BlendableDataset: {len(self.datasets)} datasets but {len(weights)} weights"
+            )
         if any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ValueError(f"BlendableDataset: weights must be >= 0 with a positive sum, got {weights}")
+            raise ValueError(
+                f"BlendableDataset: weights must be >= 0 with a positive sum, got {weights}"
+            )
         for dataset, length, weight in zip(self.datasets, lengths, weights):
             if length == 0 and weight > 0:
-                raise ValueError(f"BlendableDataset: {type(dataset).__name__} is empty but has weight {weight}")
+                raise ValueError(
+                    f"BlendableDataset: {type(dataset).__name__} is empty but has weight {weight}"
+                )
         self.size = int(sum(lengths) if size is None else size)
         self.weights = np.asarray(weights) / sum(weights)
-        self.dataset_index, self.dataset_sample_index = build_blending_indices(self.weights, self.size)
+        self.dataset_index, self.dataset_sample_index = build_blending_indices(
+            self.weights, self.size
+        )
         self._lengths = lengths
         logger.info(
             "blended %d datasets into %d samples with weights %s",

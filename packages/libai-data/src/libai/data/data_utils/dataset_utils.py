@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import tempfile
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -70,8 +70,8 @@ def document_range_tag(doc_idx: np.ndarray) -> str:
 def get_samples_mapping(
     indexed_dataset: Any,
     data_prefix: str,
-    num_epochs: Optional[int],
-    max_num_samples: Optional[int],
+    num_epochs: int | None,
+    max_num_samples: int | None,
     max_seq_length: int,
     short_seq_prob: float,
     seed: int,
@@ -93,7 +93,9 @@ def get_samples_mapping(
         filename += f"_{num_epochs}ep"
     if max_num_samples != np.iinfo(np.int64).max - 1:
         filename += f"_{max_num_samples}mns"
-    filename += f"_{max_seq_length}msl_{short_seq_prob:0.2f}ssp_{seed}s_{document_range_tag(doc_idx)}.npy"
+    filename += (
+        f"_{max_seq_length}msl_{short_seq_prob:0.2f}ssp_{seed}s_{document_range_tag(doc_idx)}.npy"
+    )
 
     def build() -> np.ndarray:
         return build_mapping(
@@ -109,7 +111,11 @@ def get_samples_mapping(
 
     mapping = cached_array(filename, build)
     if mapping.shape[0] == 0:
-        need = "two sentences (binary_head=True: preprocess with --split-sentences)" if binary_head else "one sentence"
+        need = (
+            "two sentences (binary_head=True: preprocess with --split-sentences)"
+            if binary_head
+            else "one sentence"
+        )
         raise ValueError(
             f"dataset {name!r} at {data_prefix}: no document can make a sample; each needs at least "
             f"{need} and no sentence longer than 512 tokens in multi-sentence documents"
@@ -144,7 +150,9 @@ def create_masked_lm_predictions(
         ValueError: unknown ``masking_style``.
     """
     if masking_style not in MASKING_STYLES:
-        raise ValueError(f"masking_style={masking_style!r}; choose from {', '.join(MASKING_STYLES)}")
+        raise ValueError(
+            f"masking_style={masking_style!r}; choose from {', '.join(MASKING_STYLES)}"
+        )
 
     def piece(token_id: int) -> str:
         return vocab_id_to_token_dict.get(int(token_id), "")
@@ -181,7 +189,9 @@ def create_masked_lm_predictions(
     if favor_longer_ngram:
         pvals = pvals[::-1]
 
-    ngram_indexes = [[cand_indexes[idx : idx + n] for n in ngrams] for idx in range(len(cand_indexes))]
+    ngram_indexes = [
+        [cand_indexes[idx : idx + n] for n in ngrams] for idx in range(len(cand_indexes))
+    ]
     np_rng.shuffle(ngram_indexes)
 
     covered: set[int] = set()
@@ -195,7 +205,9 @@ def create_masked_lm_predictions(
             n = min(np_rng.geometric(0.2), max_ngrams)
         else:
             available = len(cand_index_set)
-            n = np_rng.choice(ngrams[:available], p=pvals[:available] / pvals[:available].sum(keepdims=True))
+            n = np_rng.choice(
+                ngrams[:available], p=pvals[:available] / pvals[:available].sum(keepdims=True)
+            )
         index_set = sum(cand_index_set[n - 1], [])
         n -= 1
         # Shorter n-grams until the candidate fits in the remaining budget.
@@ -237,7 +249,7 @@ def _strip_chinese_marker(tokenizer: Any, token_id: int, piece: str) -> int:
     return int(token_id)
 
 
-def get_train_valid_test_split_(size: int, splits: Optional[list[float]] = None) -> list[int]:
+def get_train_valid_test_split_(size: int, splits: list[float] | None = None) -> list[int]:
     """Boundaries ``[0, a, b, size]`` that split ``size`` documents by the ``splits`` weights.
 
     Raises:

@@ -18,8 +18,6 @@ a seed and follow the same rules.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 # Megatron skips multi-sentence documents that contain a sentence longer than this.
@@ -139,14 +137,21 @@ def build_blending_indices(weights: np.ndarray, size: int) -> tuple[np.ndarray, 
     if remainder:
         counts[np.argsort(-(exact - counts), kind="stable")[:remainder]] += 1
     dataset_index = np.repeat(np.arange(weights.shape[0], dtype=np.int64), counts)
-    sample_index = np.concatenate([np.arange(c, dtype=np.int64) for c in counts]) if size else np.zeros(0, np.int64)
+    sample_index = (
+        np.concatenate([np.arange(c, dtype=np.int64) for c in counts])
+        if size
+        else np.zeros(0, np.int64)
+    )
     # Sample k of dataset d is due at (k + 0.5) / counts[d] of the way through.
     due = (sample_index + 0.5) / np.maximum(counts[dataset_index], 1)
-    order = np.lexsort((dataset_index, due))
-    return dataset_index[order].astype(np.uint8 if weights.shape[0] < 256 else np.int64), sample_index[order]
+    # dataset_index is ascending, so a stable sort breaks ties by dataset.
+    order = np.argsort(due, kind="stable")
+    return dataset_index[order].astype(
+        np.uint8 if weights.shape[0] < 256 else np.int64
+    ), sample_index[order]
 
 
-def num_epochs_for(tokens_per_epoch: int, seq_length: int, num_samples: Optional[int]) -> int:
+def num_epochs_for(tokens_per_epoch: int, seq_length: int, num_samples: int | None) -> int:
     """Epochs of ``tokens_per_epoch`` tokens needed for ``num_samples`` windows of ``seq_length``."""
     if num_samples is None or num_samples <= 0:
         return 1

@@ -32,7 +32,7 @@ import os
 import shutil
 import struct
 from collections.abc import Iterable
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -71,10 +71,12 @@ def dtype_code(dtype: Any) -> int:
     for code, candidate in DTYPES.items():
         if np.dtype(candidate) == dtype:
             return code
-    raise ValueError(f"dtype {dtype} has no Megatron code; use one of {[np.dtype(d).name for d in DTYPES.values()]}")
+    raise ValueError(
+        f"dtype {dtype} has no Megatron code; use one of {[np.dtype(d).name for d in DTYPES.values()]}"
+    )
 
 
-def best_fitting_dtype(vocab_size: Optional[int] = None) -> type:
+def best_fitting_dtype(vocab_size: int | None = None) -> type:
     """``uint16`` when every id fits (vocab < 65500, as Megatron), else ``int32``."""
     if vocab_size is not None and vocab_size < 65500:
         return np.uint16
@@ -118,7 +120,7 @@ def _missing_files_error(path: str) -> FileNotFoundError:
     )
 
 
-def infer_dataset_impl(path: str) -> Optional[str]:
+def infer_dataset_impl(path: str) -> str | None:
     """``"mmap"`` or ``"cached"`` from the magic bytes of ``path.idx``; None if unknown."""
     if not dataset_exists(path):
         raise _missing_files_error(path)
@@ -152,17 +154,25 @@ class _MMapIndex:
         with open(path, "rb") as stream:
             header = stream.read(9 + 8 + 1 + 8 + 8)
         if len(header) < 34 or header[:9] != _MMAP_MAGIC:
-            hint = " (it is a lazy/cached index: use data_impl='cached')" if header[:8] == _LAZY_MAGIC else ""
+            hint = (
+                " (it is a lazy/cached index: use data_impl='cached')"
+                if header[:8] == _LAZY_MAGIC
+                else ""
+            )
             raise IndexedDatasetError(
                 f"{path}: not an mmap indexed-dataset index (expected magic {_MMAP_MAGIC!r}, "
                 f"file has {header[:9]!r}){hint}"
             )
         (version,) = struct.unpack("<Q", header[9:17])
         if version != _VERSION:
-            raise IndexedDatasetError(f"{path}: index version {version}, only version {_VERSION} is supported")
+            raise IndexedDatasetError(
+                f"{path}: index version {version}, only version {_VERSION} is supported"
+            )
         (code,) = struct.unpack("<B", header[17:18])
         if code not in DTYPES:
-            raise IndexedDatasetError(f"{path}: unknown dtype code {code} (known: {sorted(DTYPES)})")
+            raise IndexedDatasetError(
+                f"{path}: unknown dtype code {code} (known: {sorted(DTYPES)})"
+            )
         self.dtype = DTYPES[code]
         self.dtype_size = np.dtype(self.dtype).itemsize
         self.length, self.doc_count = struct.unpack("<QQ", header[18:34])
@@ -245,7 +255,7 @@ class MMapIndexedDataset:
         else:  # numpy cannot map an empty file
             self._bin_mmap = None
             self._bin_buffer = memoryview(b"")
-        self._doc_idx_override: Optional[np.ndarray] = None
+        self._doc_idx_override: np.ndarray | None = None
 
     def __getstate__(self) -> Any:
         return (self._path, self._doc_idx_override)
@@ -262,7 +272,9 @@ class MMapIndexedDataset:
     def __len__(self) -> int:
         return self._index.length
 
-    def __getitem__(self, idx: Union[int, slice, np.integer]) -> Union[np.ndarray, list[np.ndarray]]:
+    def __getitem__(
+        self, idx: Union[int, slice, np.integer]
+    ) -> Union[np.ndarray, list[np.ndarray]]:
         if isinstance(idx, slice):
             start, stop, step = idx.indices(len(self))
             if step != 1:
@@ -272,14 +284,19 @@ class MMapIndexedDataset:
             sizes = self._index.sizes[start:stop]
             total = int(sizes.sum())
             array = np.frombuffer(
-                self._bin_buffer, dtype=self._index.dtype, count=total, offset=int(self._index.pointers[start])
+                self._bin_buffer,
+                dtype=self._index.dtype,
+                count=total,
+                offset=int(self._index.pointers[start]),
             )
             return np.split(array, np.cumsum(sizes)[:-1])
         i = int(idx)
         if i < 0:
             i += len(self)
         if not 0 <= i < len(self):
-            raise IndexError(f"sequence {idx} out of range for {self._path} ({len(self)} sequences)")
+            raise IndexError(
+                f"sequence {idx} out of range for {self._path} ({len(self)} sequences)"
+            )
         return np.frombuffer(
             self._bin_buffer,
             dtype=self._index.dtype,
@@ -287,7 +304,7 @@ class MMapIndexedDataset:
             offset=int(self._index.pointers[i]),
         )
 
-    def get(self, idx: int, offset: int = 0, length: Optional[int] = None) -> np.ndarray:
+    def get(self, idx: int, offset: int = 0, length: int | None = None) -> np.ndarray:
         """Tokens ``offset .. offset+length`` of sequence ``idx`` (to its end when length is None)."""
         size = int(self._index.sizes[idx])
         if length is None:
@@ -298,7 +315,9 @@ class MMapIndexedDataset:
                 f"{self._path}, which has {size} tokens"
             )
         pointer = int(self._index.pointers[idx]) + offset * self._index.dtype_size
-        return np.frombuffer(self._bin_buffer, dtype=self._index.dtype, count=length, offset=pointer)
+        return np.frombuffer(
+            self._bin_buffer, dtype=self._index.dtype, count=length, offset=pointer
+        )
 
     @property
     def dtype(self) -> type:
@@ -412,7 +431,7 @@ class IndexedDataset:
             raise _missing_files_error(path)
         self.path = path
         self.data_file = None
-        self._doc_idx_override: Optional[np.ndarray] = None
+        self._doc_idx_override: np.ndarray | None = None
         self._read_index(index_file_path(path))
         bin_path = data_file_path(path)
         expected = int(self.data_offsets[-1]) * self.element_size
@@ -429,13 +448,19 @@ class IndexedDataset:
         with open(idx_path, "rb") as f:
             header = f.read(56)
             if len(header) < 56 or header[:8] != _LAZY_MAGIC:
-                hint = " (it is an mmap index: use data_impl='mmap')" if header[:9] == _MMAP_MAGIC else ""
+                hint = (
+                    " (it is an mmap index: use data_impl='mmap')"
+                    if header[:9] == _MMAP_MAGIC
+                    else ""
+                )
                 raise IndexedDatasetError(
                     f"{idx_path}: not a lazy/cached indexed-dataset index (magic {_LAZY_MAGIC!r}){hint}"
                 )
             (version,) = struct.unpack("<Q", header[8:16])
             if version != _VERSION:
-                raise IndexedDatasetError(f"{idx_path}: index version {version}, expected {_VERSION}")
+                raise IndexedDatasetError(
+                    f"{idx_path}: index version {version}, expected {_VERSION}"
+                )
             code, self.element_size = struct.unpack("<QQ", header[16:32])
             if code not in DTYPES:
                 raise IndexedDatasetError(f"{idx_path}: unknown dtype code {code}")
@@ -490,7 +515,7 @@ class IndexedDataset:
         self.data_file.readinto(array)
         return array
 
-    def get(self, idx: int, offset: int = 0, length: Optional[int] = None) -> np.ndarray:
+    def get(self, idx: int, offset: int = 0, length: int | None = None) -> np.ndarray:
         array = self[idx]
         end = None if length is None else offset + length
         return array[offset:end]
@@ -531,7 +556,7 @@ class IndexedCachedDataset(IndexedDataset):
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
-        self.cache: Optional[np.ndarray] = None
+        self.cache: np.ndarray | None = None
         self.cache_index: dict[int, int] = {}
 
     @property
@@ -612,13 +637,15 @@ class IndexedDatasetBuilder:
 IndexedDatasetType = Union[MMapIndexedDataset, IndexedDataset]
 
 
-def make_builder(out_file: str, impl: str, vocab_size: Optional[int] = None) -> Any:
+def make_builder(out_file: str, impl: str, vocab_size: int | None = None) -> Any:
     """A builder for ``impl`` (``mmap``, ``lazy`` or ``cached``) writing ``out_file`` (.bin)."""
     if impl == "mmap":
         return MMapIndexedDatasetBuilder(out_file, dtype=best_fitting_dtype(vocab_size))
     if impl in ("lazy", "cached"):
         return IndexedDatasetBuilder(out_file, dtype=best_fitting_dtype(vocab_size))
-    raise ValueError(f"unknown dataset implementation {impl!r}; choose from {get_available_dataset_impl()}")
+    raise ValueError(
+        f"unknown dataset implementation {impl!r}; choose from {get_available_dataset_impl()}"
+    )
 
 
 def make_dataset(path: str, impl: str, skip_warmup: bool = False) -> IndexedDatasetType:
@@ -639,7 +666,10 @@ def make_dataset(path: str, impl: str, skip_warmup: bool = False) -> IndexedData
 
 
 def get_indexed_dataset(
-    data_prefix: str, data_impl: str = "mmap", skip_warmup: bool = False, align_postfix: Optional[str] = None
+    data_prefix: str,
+    data_impl: str = "mmap",
+    skip_warmup: bool = False,
+    align_postfix: str | None = None,
 ) -> Any:
     """Open the indexed dataset at ``data_prefix`` (LiBai's ``get_indexed_dataset``).
 

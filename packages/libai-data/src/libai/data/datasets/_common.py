@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
-
 from libai.data.data_utils.indexed_dataset import EXPECTED_LAYOUT, get_indexed_dataset
 from libai.data.structures import DistTensorData, Instance
 from libai.utils.oneflow_env import flow
@@ -24,7 +23,9 @@ def make_instance(**fields: tuple[Any, int]) -> Instance:
     return Instance(**values)
 
 
-def resolve_indexed_dataset(owner: str, data_prefix: Optional[str], indexed_dataset: Any) -> tuple[Any, str]:
+def resolve_indexed_dataset(
+    owner: str, data_prefix: str | None, indexed_dataset: Any
+) -> tuple[Any, str]:
     """``(indexed_dataset, data_prefix)``: open the data from ``data_prefix`` when not given.
 
     Raises:
@@ -42,10 +43,14 @@ def resolve_indexed_dataset(owner: str, data_prefix: Optional[str], indexed_data
     if indexed_dataset is None:
         indexed_dataset = get_indexed_dataset(data_prefix, "mmap", skip_warmup=True)
     if isinstance(indexed_dataset, (list, tuple)):
-        raise TypeError(f"{owner}: aligned (word-boundary) indexed datasets are not supported; pass one dataset")
+        raise TypeError(
+            f"{owner}: aligned (word-boundary) indexed datasets are not supported; pass one dataset"
+        )
     directory = os.path.dirname(os.path.abspath(data_prefix))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{owner}: the directory of data_prefix {data_prefix!r} does not exist")
+        raise FileNotFoundError(
+            f"{owner}: the directory of data_prefix {data_prefix!r} does not exist"
+        )
     return indexed_dataset, data_prefix
 
 

@@ -10,10 +10,9 @@ starting at ``i * max_seq_length``, giving ``input_ids = window[:-1]`` and
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
-
 from libai.data.data_utils.dataset_utils import cached_array, document_range_tag
 from libai.data.data_utils.helpers import build_sample_idx, num_epochs_for
 
@@ -45,9 +44,9 @@ class GPT2Dataset(flow.utils.data.Dataset):
         self,
         name: str = "gpt-2",
         tokenizer: Any = None,
-        data_prefix: Optional[str] = None,
+        data_prefix: str | None = None,
         indexed_dataset: Any = None,
-        max_num_samples: Optional[int] = None,
+        max_num_samples: int | None = None,
         max_seq_length: int = 1024,
         seed: int = 1234,
     ) -> None:
@@ -57,7 +56,9 @@ class GPT2Dataset(flow.utils.data.Dataset):
         self.max_seq_length = int(max_seq_length)
         if self.max_seq_length < 1:
             raise ValueError(f"GPT2Dataset: max_seq_length must be >= 1, got {max_seq_length}")
-        self.indexed_dataset, self.data_prefix = resolve_indexed_dataset("GPT2Dataset", data_prefix, indexed_dataset)
+        self.indexed_dataset, self.data_prefix = resolve_indexed_dataset(
+            "GPT2Dataset", data_prefix, indexed_dataset
+        )
         doc_idx = np.asarray(self.indexed_dataset.doc_idx)
         # Each sequence of the covered documents is one GPT "document" (LiBai/Megatron).
         documents = np.arange(int(doc_idx[0]), int(doc_idx[-1]), dtype=np.int32)
@@ -82,10 +83,14 @@ class GPT2Dataset(flow.utils.data.Dataset):
         doc_f, offset_f = (int(v) for v in self.sample_idx[idx])
         doc_l, offset_l = (int(v) for v in self.sample_idx[idx + 1])
         if doc_f == doc_l:
-            sample = self.indexed_dataset.get(int(self.doc_idx[doc_f]), offset=offset_f, length=offset_l - offset_f + 1)
+            sample = self.indexed_dataset.get(
+                int(self.doc_idx[doc_f]), offset=offset_f, length=offset_l - offset_f + 1
+            )
         else:
             parts = [self.indexed_dataset.get(int(self.doc_idx[doc_f]), offset=offset_f)]
-            parts.extend(self.indexed_dataset.get(int(self.doc_idx[i])) for i in range(doc_f + 1, doc_l))
+            parts.extend(
+                self.indexed_dataset.get(int(self.doc_idx[i])) for i in range(doc_f + 1, doc_l)
+            )
             parts.append(self.indexed_dataset.get(int(self.doc_idx[doc_l]), length=offset_l + 1))
             sample = np.concatenate(parts)
         return np.asarray(sample, dtype=np.int64)
@@ -103,7 +108,7 @@ def _build_index_mappings(
     data_prefix: str,
     documents: np.ndarray,
     sizes: np.ndarray,
-    num_samples: Optional[int],
+    num_samples: int | None,
     seq_length: int,
     seed: int,
     range_tag: str,
@@ -137,7 +142,9 @@ def _build_index_mappings(
     doc_idx = cached_array(prefix + "_doc_idx.npy", build_doc_idx)
 
     def build_samples() -> np.ndarray:
-        return build_sample_idx(sizes, np.asarray(doc_idx), seq_length, num_epochs, tokens_per_epoch)
+        return build_sample_idx(
+            sizes, np.asarray(doc_idx), seq_length, num_epochs, tokens_per_epoch
+        )
 
     sample_idx = cached_array(prefix + "_sample_idx.npy", build_samples)
 
@@ -154,7 +161,9 @@ def _build_index_mappings(
         return np.concatenate([head, tail])
 
     shuffle_idx = cached_array(prefix + "_shuffle_idx.npy", build_shuffle)
-    logger.info("GPT2Dataset %s: %d samples over %d epoch(s)", name, shuffle_idx.shape[0], num_epochs)
+    logger.info(
+        "GPT2Dataset %s: %d samples over %d epoch(s)", name, shuffle_idx.shape[0], num_epochs
+    )
     return doc_idx, sample_idx, shuffle_idx
 
 

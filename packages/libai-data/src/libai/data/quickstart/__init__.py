@@ -168,30 +168,28 @@ def quickstart_indexed_dataset(vocab_size: int = 2048, cache: PathLike | None = 
 
 
 def _build_indexed_dataset(prefix: Path, vocab_size: int, cache: PathLike | None) -> None:
-    from libai.data.tools.preprocess_data import preprocess
+    from libai.data.tools import preprocess
 
     vocab, merges = train_tokenizer(vocab_size, cache)
-    tmp = _atomic_dir(prefix.parent / f".{prefix.name}")
+    tmp = _atomic_dir(prefix)
     try:
         jsonl = tmp / "documents.jsonl"
         _write_documents(jsonl)
-        preprocess(
-            input=str(jsonl),
-            output_prefix=str(tmp / "out"),
-            tokenizer_name="GPT2Tokenizer",
-            vocab_file=vocab,
-            merges_file=merges,
-            append_eod=True,
-            workers=1,
-        )
-        built = sorted(tmp.glob("out*.bin"))
-        if len(built) != 1:
+        # The same command a user runs on their own corpus (tools/preprocess_data.py).
+        argv = [
+            "--input", str(jsonl), "--output-prefix", str(tmp / "shakespeare"),
+            "--tokenizer-name", "GPT2Tokenizer", "--vocab-file", vocab, "--merges-file", merges,
+            "--append-eod", "--workers", "1", "--no-progress",
+        ]  # fmt: skip
+        code = preprocess.main(argv)
+        built = tmp / "shakespeare_text_document"
+        if code != 0 or not built.with_suffix(".idx").is_file():
             raise RuntimeError(
-                f"preprocessing wrote {[p.name for p in built]} in {tmp}; expected one .bin"
+                f"preprocessing the quickstart text failed (exit code {code}): "
+                f"python -m libai.data.tools.preprocess {' '.join(argv)}"
             )
-        stem = built[0].with_suffix("")
         # .idx last: its presence is what marks the dataset complete.
-        os.replace(stem.with_suffix(".bin"), prefix.with_suffix(".bin"))
-        os.replace(stem.with_suffix(".idx"), prefix.with_suffix(".idx"))
+        os.replace(built.with_suffix(".bin"), prefix.with_suffix(".bin"))
+        os.replace(built.with_suffix(".idx"), prefix.with_suffix(".idx"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,6 +18,10 @@ _LAZY = {
     "RobertaLoaderHuggerFace": "libai.models.utils.model_loader",
     "GPT2LoaderHuggerFace": "libai.models.utils.model_loader",
     "T5LoaderHuggerFace": "libai.models.utils.model_loader",
+    "ViTLoaderHuggerFace": "libai.models.utils.model_loader",
+    "SwinLoaderHuggerFace": "libai.models.utils.model_loader",
+    "SwinV2LoaderHuggerFace": "libai.models.utils.model_loader",
+    "ResMLPLoaderHuggerFace": "libai.models.utils.model_loader",
     "load_hf_checkpoint": "libai.models.utils.model_loader",
 }
 

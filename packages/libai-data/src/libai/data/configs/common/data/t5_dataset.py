@@ -29,6 +29,7 @@ dataloader.train = LazyCall(build_nlp_train_val_test_loader)(
     dataset=[
         LazyCall(T5Dataset)(
             name="t5",
+            tokenizer=None,  # filled in by the trainer (cfg.tokenization.tokenizer)
             data_prefix="/workspace/data/libai_dataset/loss_compara_content_sentence",
             indexed_dataset=LazyCall(get_indexed_dataset)(
                 data_prefix="/workspace/data/libai_dataset/loss_compara_content_sentence",

@@ -1,0 +1,1 @@
+"""Command-line tools of libai-data: ``python -m libai.data.tools.preprocess`` (see that module)."""

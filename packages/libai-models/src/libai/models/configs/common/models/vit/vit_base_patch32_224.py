@@ -1,0 +1,12 @@
+"""ViT-Base/32 at 224x224 (LiBai's sizes)."""
+
+from libai.config import LazyCall
+from libai.models import VisionTransformer
+
+from .vit_tiny_patch16_224 import cfg
+
+cfg.patch_size = 32
+cfg.embed_dim = 768
+cfg.num_heads = 12
+
+model = LazyCall(VisionTransformer)(cfg=cfg)
