@@ -41,7 +41,6 @@ def _timed(step, warmup: int, steps: int) -> float:
 def bench_libai(mode: str, warmup: int, steps: int) -> float:
     os.environ.setdefault("GLOG_minloglevel", "2")
     import numpy as np
-
     from libai.models import GPTForPreTraining
     from libai.utils import distributed as dist
     from libai.utils.oneflow_env import flow
@@ -49,11 +48,19 @@ def bench_libai(mode: str, warmup: int, steps: int) -> float:
     flow.manual_seed(0)
     model = GPTForPreTraining(
         cfg=dict(
-            hidden_layers=LAYERS, vocab_size=VOCAB, hidden_size=HIDDEN, ffn_hidden_size=FFN,
-            num_attention_heads=HEADS, max_seq_length=SEQ, embedding_dropout_prob=0.0,
-            attention_dropout_prob=0.0, output_dropout_prob=0.0,
+            hidden_layers=LAYERS,
+            vocab_size=VOCAB,
+            hidden_size=HIDDEN,
+            ffn_hidden_size=FFN,
+            num_attention_heads=HEADS,
+            max_seq_length=SEQ,
+            embedding_dropout_prob=0.0,
+            attention_dropout_prob=0.0,
+            output_dropout_prob=0.0,
             # LiBai's defaults: requested fusions fall back to exact ops on the CPU.
-            bias_gelu_fusion=True, bias_dropout_fusion=True, scale_mask_softmax_fusion=True,
+            bias_gelu_fusion=True,
+            bias_dropout_fusion=True,
+            scale_mask_softmax_fusion=True,
             apply_query_key_layer_scaling=True,
         )
     )
@@ -139,16 +146,32 @@ def _torch_in_subprocess(python: str, warmup: int, steps: int):
     if not Path(python).exists():
         return None
     proc = subprocess.run(
-        [python, __file__, "--modes", "torch", "--json", "--warmup", str(warmup), "--steps", str(steps)],
-        capture_output=True, text=True, check=True,
+        [
+            python,
+            __file__,
+            "--modes",
+            "torch",
+            "--json",
+            "--warmup",
+            str(warmup),
+            "--steps",
+            str(steps),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])["torch"]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", default=["eager", "graph", "torch"],
-                        choices=["eager", "graph", "torch"])
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["eager", "graph", "torch"],
+        choices=["eager", "graph", "torch"],
+    )
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--torch-python", default=DEFAULT_TORCH_PYTHON)

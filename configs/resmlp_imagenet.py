@@ -6,7 +6,6 @@ ImageFolder tree: <root>/{train,val}/<class>/<image>).
 
 from flowvision import transforms
 from flowvision.data import Mixup
-from flowvision.loss.cross_entropy import SoftTargetCrossEntropy
 from libai.config import LazyCall, get_config
 from libai.data.transforms import IMAGENET_MEAN, IMAGENET_STD, interpolation_mode
 
@@ -54,7 +53,9 @@ dataloader.test[0].dataset.transform = LazyCall(transforms.Compose)(
 
 # Refine model cfg for resmlp training on imagenet
 model.cfg.num_classes = 1000
-model.cfg.loss_func = LazyCall(SoftTargetCrossEntropy)()
+# loss_func stays None: the model uses the soft-target cross entropy for mixup's
+# (batch, classes) labels and plain cross entropy for class ids (LiBai sets
+# SoftTargetCrossEntropy here, which fails on class ids when mixup is off).
 
 # Add Mixup Func
 dataloader.train.mixup_func = LazyCall(Mixup)(

@@ -6,7 +6,6 @@ resized to 224x224; the data config's Mixup makes soft labels for the model's lo
 """
 
 from flowvision.data import Mixup
-from flowvision.loss.cross_entropy import SoftTargetCrossEntropy
 from libai.config import LazyCall, get_config
 
 model = get_config("common/models/swin/swin_tiny_patch4_window7_224.py").model
@@ -40,7 +39,9 @@ dataloader.train.mixup_func = LazyCall(Mixup)(
 
 # Refine model cfg for swin training on cifar100
 model.cfg.num_classes = 100
-model.cfg.loss_func = LazyCall(SoftTargetCrossEntropy)()
+# loss_func stays None: the model uses the soft-target cross entropy for mixup's
+# (batch, classes) labels and plain cross entropy for class ids (LiBai sets
+# SoftTargetCrossEntropy here, which fails on class ids when mixup is off).
 
 # Refine train cfg for swin model
 train.train_micro_batch_size = 32

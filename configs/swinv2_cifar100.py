@@ -5,7 +5,6 @@ Run: libai-engine run configs/swinv2_cifar100.py  (CIFAR-100's python release un
 """
 
 from flowvision.data import Mixup
-from flowvision.loss.cross_entropy import SoftTargetCrossEntropy
 from libai.config import LazyCall, get_config
 
 model = get_config("common/models/swinv2/swinv2_tiny_patch4_window8_256.py").model
@@ -49,7 +48,9 @@ dataloader.train.mixup_func = LazyCall(Mixup)(
 
 # Refine model cfg for swinv2 training on cifar100
 model.cfg.num_classes = 100
-model.cfg.loss_func = LazyCall(SoftTargetCrossEntropy)()
+# loss_func stays None: the model uses the soft-target cross entropy for mixup's
+# (batch, classes) labels and plain cross entropy for class ids (LiBai sets
+# SoftTargetCrossEntropy here, which fails on class ids when mixup is off).
 
 # Refine train cfg for swinv2 model
 train.train_micro_batch_size = 32

@@ -6,7 +6,6 @@ model's soft-target cross entropy consumes.
 """
 
 from flowvision.data import Mixup
-from flowvision.loss.cross_entropy import SoftTargetCrossEntropy
 from libai.config import LazyCall, get_config
 
 model = get_config("common/models/vit/vit_small_patch16_224.py").model
@@ -35,7 +34,9 @@ dataloader.test[0].dataset.root = "/path/to/imagenet"
 
 # Refine model cfg for vit training on imagenet
 model.cfg.num_classes = 1000
-model.cfg.loss_func = LazyCall(SoftTargetCrossEntropy)()
+# loss_func stays None: the model uses the soft-target cross entropy for mixup's
+# (batch, classes) labels and plain cross entropy for class ids (LiBai sets
+# SoftTargetCrossEntropy here, which fails on class ids when mixup is off).
 
 # Add Mixup Func
 dataloader.train.mixup_func = LazyCall(Mixup)(

@@ -85,13 +85,14 @@ def test_script_at_repo_root_runs(tmp_path, corpus):
     result = subprocess.run(
         [sys.executable, os.path.join(REPO, "tools", "preprocess_data.py"), "--input", str(corpus),
          "--output-prefix", str(out), "--tokenizer-name", "BertTokenizer", "--vocab-file", vocab,
-         "--json-keys", "text", "--no-progress", "--split-sentences"],
+         "--json-keys", "text", "--no-progress", "--log-interval", "5", "--split-sentences"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "c_text_sentence.bin").exists() and (
         tmp_path / "c_text_sentence.idx"
     ).exists()
+    assert "processed 15 documents" in result.stderr
 
 
 def test_bad_json_line_is_reported_with_line_number(tmp_path, capsys):

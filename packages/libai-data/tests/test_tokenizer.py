@@ -223,3 +223,15 @@ def test_registered_in_libai_tokenizers_group(name):
     from libai.config.registry import get_registry
 
     assert get_registry().resolve(f"tokenizers:{name}") is getattr(libai.tokenizer, name)
+
+
+def test_wwm_without_segmenter_needs_jieba_only_for_chinese(files):
+    tok = BertTokenizer(files["bert"], do_chinese_wwm=True)
+    assert tok.encode("the quick fox") == BertTokenizer(files["bert"]).encode("the quick fox")
+    try:
+        import jieba  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="jieba"):
+            tok.encode("深度学习")
+    else:
+        assert tok.tokenize("深度学习")[0] == "深"

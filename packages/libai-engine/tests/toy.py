@@ -296,4 +296,4 @@ class RecordHook(HookBase):
 
     def after_train(self) -> None:
         with open(self.path, "w") as f:
-            f.write(f"after_train {self.trainer.iter} {type(self.trainer).__name__}\n")
+            f.write(f"after_train {self.trainer.iter} {self.trainer.__class__.__name__}\n")

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import sys
 
-from libai_models_cases import build_model, make_batch, to_global_batch
-
 from libai.engine.graph_base import GraphBase
 from libai.utils.oneflow_env import flow
+from libai_models_cases import build_model, make_batch, to_global_batch
 
 
 def main(cases: list) -> None:

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from libai.engine.graph_base import GraphBase
 from libai.models import BertForPreTraining, GPTForPreTraining
 from libai.models.utils.model_loader import load_converted
@@ -23,12 +22,21 @@ from libai.utils import distributed as dist
 from libai.utils.oneflow_env import flow
 
 GPT_CFG = dict(
-    hidden_layers=2, vocab_size=64, hidden_size=32, ffn_hidden_size=64,
-    num_attention_heads=4, max_seq_length=16,
+    hidden_layers=2,
+    vocab_size=64,
+    hidden_size=32,
+    ffn_hidden_size=64,
+    num_attention_heads=4,
+    max_seq_length=16,
 )
 BERT_CFG = dict(
-    vocab_size=64, hidden_size=32, hidden_layers=2, num_attention_heads=4,
-    intermediate_size=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+    vocab_size=64,
+    hidden_size=32,
+    hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=64,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
     max_position_embeddings=16,
 )
 PP_STEPS = 3
@@ -50,8 +58,12 @@ def _batch(kind: str) -> dict:
     mask = np.ones_like(ids)
     mask[1, 5:] = 0
     return dict(
-        input_ids=g(ids), attention_mask=g(mask), tokentype_ids=g(np.zeros_like(ids)),
-        ns_labels=g(np.array([0, 1, 1, 0])), lm_labels=g(ids), loss_mask=g(mask),
+        input_ids=g(ids),
+        attention_mask=g(mask),
+        tokentype_ids=g(np.zeros_like(ids)),
+        ns_labels=g(np.array([0, 1, 1, 0])),
+        lm_labels=g(ids),
+        loss_mask=g(mask),
     )
 
 
@@ -122,7 +134,9 @@ def tensor_parallel(out: Path) -> None:
         result = _forward_backward(model, kind)
         expected = dict(np.load(out / f"{kind}_results.npz"))
         assert sorted(result) == sorted(expected)
-        report[f"{kind}_logits_max_diff"] = float(np.abs(result["logits"] - expected["logits"]).max())
+        report[f"{kind}_logits_max_diff"] = float(
+            np.abs(result["logits"] - expected["logits"]).max()
+        )
         report[f"{kind}_grad_max_diff"] = max(
             float(np.abs(result[k] - expected[k]).max()) for k in expected if k.startswith("grad.")
         )

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from libai.models import (
     BertForPreTraining,
     BertModel,
@@ -81,7 +80,10 @@ def test_bert_model_loads_without_heads():
     model = load_hf_checkpoint(BertModel, FIXTURES / "bert").eval()
     with flow.no_grad():
         sequence_output, pooled = model(
-            *[flow.tensor(io[k]) for k in ("in_input_ids", "in_attention_mask", "in_token_type_ids")]
+            *[
+                flow.tensor(io[k])
+                for k in ("in_input_ids", "in_attention_mask", "in_token_type_ids")
+            ]
         )
     assert _max_diff(_np(sequence_output), io["out_last_hidden_state"]) < TOL
     assert tuple(pooled.shape) == (2, 32)
@@ -136,7 +138,9 @@ def test_missing_and_unexpected_keys_are_listed(tmp_path):
     config = json.loads((ckpt / "config.json").read_text())
     config["n_layer"] = 3
     (ckpt / "config.json").write_text(json.dumps(config))
-    with pytest.raises(WeightLoadError, match="the checkpoint has no weight 'h.2.attn.c_attn.weight'"):
+    with pytest.raises(
+        WeightLoadError, match="the checkpoint has no weight 'h.2.attn.c_attn.weight'"
+    ):
         load_hf_checkpoint(GPTModel, ckpt)
 
     config["n_layer"] = 1
@@ -152,8 +156,12 @@ def test_unexpected_weights_are_named(tmp_path):
     from libai.models.utils.model_loader import load_converted
 
     model = GPTModel(
-        hidden_layers=1, vocab_size=8, hidden_size=8, ffn_hidden_size=16,
-        num_attention_heads=2, max_seq_length=4,
+        hidden_layers=1,
+        vocab_size=8,
+        hidden_size=8,
+        ffn_hidden_size=16,
+        num_attention_heads=2,
+        max_seq_length=4,
     )
     state = {k: v.to_local().numpy() for k, v in model.state_dict().items()}
     state["transformer.layers.1.mlp.dense_h_to_4h.weight"] = np.zeros((16, 8), np.float32)
@@ -162,7 +170,9 @@ def test_unexpected_weights_are_named(tmp_path):
         load_converted(model, state, "")
     message = str(info.value)
     assert "missing in the checkpoint (1):\n    transformer.layernorm_f.bias" in message
-    assert "unexpected in the checkpoint (1): transformer.layers.1.mlp.dense_h_to_4h.weight" in message
+    assert (
+        "unexpected in the checkpoint (1): transformer.layers.1.mlp.dense_h_to_4h.weight" in message
+    )
 
 
 def test_checkpoint_without_weights_is_a_clear_error(tmp_path):

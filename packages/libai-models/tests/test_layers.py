@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from libai.layers import (
     MLP,
     AttnMaskType,
@@ -45,7 +44,9 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
-@pytest.mark.parametrize("name", ["bias_gelu", "bias_dropout", "scale_mask_softmax", "scale_tril_softmax"])
+@pytest.mark.parametrize(
+    "name", ["bias_gelu", "bias_dropout", "scale_mask_softmax", "scale_tril_softmax"]
+)
 def test_fused_kernels_are_detected_missing_on_the_cpu(name):
     assert fused_kernel_available(name, "cpu") is False
 
@@ -70,7 +71,9 @@ def test_linear_rejects_an_unknown_parallel_mode():
 def test_layer_norms_match_numpy():
     x = RNG.standard_normal((2, 3, 8)).astype(np.float32)
     mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
-    np.testing.assert_allclose(n(LayerNorm(8, eps=1e-5)(g(x))), (x - mean) / np.sqrt(var + 1e-5), atol=1e-5)
+    np.testing.assert_allclose(
+        n(LayerNorm(8, eps=1e-5)(g(x))), (x - mean) / np.sqrt(var + 1e-5), atol=1e-5
+    )
     rms = x / np.sqrt((x**2).mean(-1, keepdims=True) + 1e-6)
     np.testing.assert_allclose(n(RMSLayerNorm(8)(g(x))), rms, atol=1e-5)
 
@@ -112,7 +115,9 @@ def test_query_key_layer_scaling_is_exact_in_float32():
 
 def test_cross_attention_and_cache_shapes():
     layer = MultiheadAttention(8, 2, is_cross_attention=True)
-    out, (k, v) = layer(g(np.ones((2, 3, 8), np.float32)), g(np.ones((2, 7, 8), np.float32)), use_cache=True)
+    out, (k, v) = layer(
+        g(np.ones((2, 3, 8), np.float32)), g(np.ones((2, 7, 8), np.float32)), use_cache=True
+    )
     assert tuple(out.shape) == (2, 3, 8)
     assert tuple(k.shape) == tuple(v.shape) == (2, 2, 7, 4)
     with pytest.raises(ValueError, match="needs encoder_states or past_key_value"):

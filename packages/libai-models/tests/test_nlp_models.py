@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from libai.utils.oneflow_env import flow
 from libai_models_cases import (
     CASES,
     build_model,
@@ -20,8 +21,6 @@ from libai_models_cases import (
     to_global_batch,
     total_loss,
 )
-
-from libai.utils.oneflow_env import flow
 
 HERE = Path(__file__).resolve().parent
 CASE_IDS = [case[0] for case in CASES]
@@ -91,7 +90,6 @@ def test_graph_training_loss_decreases():
 
 def test_fusion_flags_do_not_break_a_cpu_run():
     from libai.models import GPTForPreTraining
-
     from libai_models_cases import TINY
 
     cfg = dict(

@@ -47,8 +47,16 @@ def _run(args: list, cwd: Path) -> None:
 def _launch(mode: str, out: Path) -> None:
     _run(
         [
-            sys.executable, "-m", "oneflow.distributed.launch", "--nproc_per_node", "2",
-            "--master_port", str(_free_port()), str(SCRIPT), mode, str(out),
+            sys.executable,
+            "-m",
+            "oneflow.distributed.launch",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(_free_port()),
+            str(SCRIPT),
+            mode,
+            str(out),
         ],
         HERE,
     )

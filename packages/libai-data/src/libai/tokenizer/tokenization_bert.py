@@ -58,7 +58,7 @@ def _default_segmenter() -> Callable[[str], Iterable[str]]:
     except ImportError as exc:
         raise ImportError(
             "BertTokenizer(do_chinese_wwm=True) met Chinese text and segments it into words "
-            "with jieba, which is not installed. Install it (pip install jieba), pass "
+            "with jieba, which is not installed. Install it (pip install jieba, or libai-data[wwm]), pass "
             "chinese_word_segmenter=<callable returning the words of a text>, or set "
             "do_chinese_wwm=False."
         ) from exc

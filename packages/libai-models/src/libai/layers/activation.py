@@ -27,7 +27,9 @@ def _gelu_tanh(x):
     # slower than sigmoid plus three multiplies, forward and backward.
     if x.is_cuda:
         return flow.nn.functional.gelu(x, approximate="tanh")
-    return x * flow.sigmoid(x * (2.0 * _SQRT_2_OVER_PI + (2.0 * _SQRT_2_OVER_PI * 0.044715) * (x * x)))
+    return x * flow.sigmoid(
+        x * (2.0 * _SQRT_2_OVER_PI + (2.0 * _SQRT_2_OVER_PI * 0.044715) * (x * x))
+    )
 
 
 def _relu(x):

@@ -104,22 +104,38 @@ class MultiheadAttention(nn.Module):
 
         if is_cross_attention:
             self.query = Linear(
-                hidden_size, inner, bias=bias, parallel="col", init_method=init_method,
+                hidden_size,
+                inner,
+                bias=bias,
+                parallel="col",
+                init_method=init_method,
                 layer_idx=layer_idx,
             )
             self.key_value = Linear(
-                hidden_size, 2 * inner, bias=bias, parallel="col", init_method=init_method,
+                hidden_size,
+                2 * inner,
+                bias=bias,
+                parallel="col",
+                init_method=init_method,
                 layer_idx=layer_idx,
             )
         else:
             self.query_key_value = Linear(
-                hidden_size, 3 * inner, bias=bias, parallel="col", init_method=init_method,
+                hidden_size,
+                3 * inner,
+                bias=bias,
+                parallel="col",
+                init_method=init_method,
                 layer_idx=layer_idx,
             )
         self.dense = Linear(
-            inner, hidden_size, bias=bias, parallel="row",
+            inner,
+            hidden_size,
+            bias=bias,
+            parallel="row",
             init_method=output_layer_init_method,
-            skip_bias_add=self.fused_bias_dropout, layer_idx=layer_idx,
+            skip_bias_add=self.fused_bias_dropout,
+            layer_idx=layer_idx,
         )
 
     def _heads(self, x, parts: int):
@@ -180,7 +196,9 @@ class MultiheadAttention(nn.Module):
         if self.fused_bias_dropout:
             output, out_bias = output
             output = flow._C.fused_bias_add_dropout(
-                output, out_bias, p=self.output_dropout_prob if self.training else 0.0,
+                output,
+                out_bias,
+                p=self.output_dropout_prob if self.training else 0.0,
                 axis=output.ndim - 1,
             )
         else:

@@ -114,5 +114,3 @@ class Linear1D(nn.Module):
 
 # LiBai's public name.
 Linear = Linear1D
-
-

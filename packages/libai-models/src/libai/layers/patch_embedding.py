@@ -48,9 +48,7 @@ class PatchEmbedding(nn.Module):
         self.proj = nn.Conv2d(
             in_chans, embed_dim, kernel_size=self.patch_size, stride=self.patch_size
         ).to_global(placement=placement, sbp=sbp)
-        self.norm = (
-            norm_layer(embed_dim) if norm_layer is not None else nn.Identity()
-        )
+        self.norm = norm_layer(embed_dim) if norm_layer is not None else nn.Identity()
 
     def forward(self, x):
         _, _, height, width = x.shape

@@ -123,7 +123,11 @@ class BertLMPredictionHead(nn.Module):
     def __init__(self, hidden_size: int, init_method, layernorm_eps: float = 1e-5) -> None:
         super().__init__()
         self.dense = Linear(
-            hidden_size, hidden_size, bias=True, parallel="data", init_method=init_method,
+            hidden_size,
+            hidden_size,
+            bias=True,
+            parallel="data",
+            init_method=init_method,
             layer_idx=-1,
         )
         self.activation_func = build_activation("gelu")
@@ -141,7 +145,11 @@ class BertPooler(nn.Module):
     def __init__(self, hidden_size: int, init_method) -> None:
         super().__init__()
         self.dense = Linear(
-            hidden_size, hidden_size, bias=True, parallel="col", init_method=init_method,
+            hidden_size,
+            hidden_size,
+            bias=True,
+            parallel="col",
+            init_method=init_method,
             layer_idx=-1,
         )
 
@@ -427,7 +435,9 @@ class BertForClassification(nn.Module):
         if labels is not None and self.training:
             labels = as_global(labels, logits.placement)
             loss = flow._C.cross_entropy(
-                logits.view(-1, self.num_labels), labels.view(-1), ignore_index=-100,
+                logits.view(-1, self.num_labels),
+                labels.view(-1),
+                ignore_index=-100,
                 reduction="none",
             ).mean()
             loss = loss.to_global(sbp=dist.get_nd_sbp([flow.sbp.partial_sum, flow.sbp.broadcast]))

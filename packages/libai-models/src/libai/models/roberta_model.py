@@ -11,14 +11,20 @@ from __future__ import annotations
 from typing import Optional
 
 from libai.config import configurable
-from libai.layers import LayerNorm, Linear, LMLogits, ParallelCrossEntropyLoss, build_activation
+from libai.layers import (
+    LayerNorm,
+    Linear,
+    LMLogits,
+    ParallelCrossEntropyLoss,
+    TransformerLayer,
+    build_activation,
+)
 from libai.layers._global import as_global
 from libai.layers.attention import causal_mask
 from libai.models.bert_model import BertEmbeddings, BertModel
 from libai.models.utils.config_utils import accepts_dict_cfg, as_dictconfig
 from libai.models.utils.pipeline import set_activation_checkpoints
 from libai.models.utils.weight_init import init_method_normal
-from libai.layers import TransformerLayer
 from libai.utils import distributed as dist
 from libai.utils.oneflow_env import flow
 
@@ -100,7 +106,11 @@ class RobertaLMHead(nn.Module):
     def __init__(self, vocab_size: int, hidden_size: int, init_method, layernorm_eps: float):
         super().__init__()
         self.dense = Linear(
-            hidden_size, hidden_size, bias=True, parallel="data", init_method=init_method,
+            hidden_size,
+            hidden_size,
+            bias=True,
+            parallel="data",
+            init_method=init_method,
             layer_idx=-1,
         )
         self.activation_func = build_activation("gelu")

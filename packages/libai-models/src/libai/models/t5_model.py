@@ -19,7 +19,6 @@ import math
 from typing import Optional
 
 import numpy as np
-
 from libai.config import configurable
 from libai.layers import (
     AttnMaskType,
@@ -219,8 +218,7 @@ class T5Model(nn.Module):
         super().__init__()
         if position_embedding_type not in ("absolute", "relative"):
             raise ValueError(
-                f"position_embedding_type={position_embedding_type!r}: use 'absolute' or "
-                "'relative'"
+                f"position_embedding_type={position_embedding_type!r}: use 'absolute' or 'relative'"
             )
         decoder_layers = hidden_layers if decoder_layers is None else decoder_layers
         self.hidden_size = hidden_size
@@ -279,12 +277,20 @@ class T5Model(nn.Module):
         self.decoder.final_layernorm = final_norm(-1)
         if relative:
             self.encoder_position_bias = RelativePositionBias(
-                num_attention_heads, True, relative_attention_num_buckets,
-                relative_attention_max_distance, init_method, layer_idx=0,
+                num_attention_heads,
+                True,
+                relative_attention_num_buckets,
+                relative_attention_max_distance,
+                init_method,
+                layer_idx=0,
             )
             self.decoder_position_bias = RelativePositionBias(
-                num_attention_heads, False, relative_attention_num_buckets,
-                relative_attention_max_distance, init_method, layer_idx=hidden_layers,
+                num_attention_heads,
+                False,
+                relative_attention_num_buckets,
+                relative_attention_max_distance,
+                init_method,
+                layer_idx=hidden_layers,
             )
         else:
             self.encoder_position_bias = None
@@ -345,7 +351,9 @@ class T5Model(nn.Module):
                 "call it with the whole decoder input"
             )
         if encoder_attn_mask is None:
-            encoder_attn_mask = flow.ones_like(as_global(encoder_input_ids, dist.get_layer_placement(0)))
+            encoder_attn_mask = flow.ones_like(
+                as_global(encoder_input_ids, dist.get_layer_placement(0))
+            )
         if encoder_decoder_attn_mask is None:
             encoder_decoder_attn_mask = encoder_attn_mask
         encoder_states = self.encode(encoder_input_ids, encoder_attn_mask)

@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk-size", type=int, default=32, help="documents sent to a worker at a time"
     )
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group.add_argument(
+        "--log-interval",
+        type=int,
+        default=0,
+        help="with --no-progress, print a progress line every N documents (LiBai's option)",
+    )
     return parser
 
 
@@ -228,6 +234,7 @@ def _run(argv: Sequence[str] | None) -> int:
     encoder = DocumentEncoder(args)
     total_bytes = os.path.getsize(args.input)
     counts = {"docs": 0, "sentences": 0, "tokens": 0}
+    done_bytes = 0
     start = time.time()
     progress = _progress(total_bytes, not args.no_progress)
     ok = False
@@ -255,8 +262,16 @@ def _run(argv: Sequence[str] | None) -> int:
                         builders[key].end_document()
                         counts["sentences"] += len(sentences)
                     counts["docs"] += 1
+                    done_bytes += nbytes
                     if progress is not None:
                         progress.update(task, advance=nbytes, docs=counts["docs"])
+                    elif args.log_interval > 0 and counts["docs"] % args.log_interval == 0:
+                        elapsed = max(time.time() - start, 1e-9)
+                        print(
+                            f"processed {counts['docs']} documents ({counts['docs'] / elapsed:.1f} docs/s, "
+                            f"{done_bytes / elapsed / 1e6:.2f} MB/s)",
+                            file=sys.stderr,
+                        )
             finally:
                 if progress is not None:
                     progress.stop()

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
-
 from libai.models.utils.config_utils import as_dictconfig
 from libai.models.utils.model_loader.checkpoint_files import read_config, read_state_dict
 from libai.utils.oneflow_env import flow
@@ -132,9 +131,13 @@ def load_converted(model: Any, converted: dict, base_prefix: str, source: str = 
             lines.append(f"  missing in the checkpoint ({len(missing)}):")
             for name in missing:
                 close = difflib.get_close_matches(name, unexpected, n=1)
-                lines.append(f"    {name}" + (f"  (closest unexpected: {close[0]})" if close else ""))
+                lines.append(
+                    f"    {name}" + (f"  (closest unexpected: {close[0]})" if close else "")
+                )
         if unexpected:
-            lines.append(f"  unexpected in the checkpoint ({len(unexpected)}): {', '.join(unexpected)}")
+            lines.append(
+                f"  unexpected in the checkpoint ({len(unexpected)}): {', '.join(unexpected)}"
+            )
         if shape_errors:
             lines.append("  shape mismatches: " + "; ".join(shape_errors))
         raise WeightLoadError("\n".join(lines))

@@ -13,13 +13,20 @@ from typing import Any
 
 from libai.models.utils.model_loader.base_loader import ModelLoaderHuggerFace, interleave_heads
 
-_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
+_ACTIVATIONS = {
+    "gelu": "gelu",
+    "gelu_new": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "relu": "relu",
+}
 
 
 def _encoder_cfg(hf: dict) -> dict:
     act = hf.get("hidden_act", "gelu")
     if act not in _ACTIVATIONS:
-        raise ValueError(f"config.json hidden_act={act!r} is not supported; use one of {sorted(_ACTIVATIONS)}")
+        raise ValueError(
+            f"config.json hidden_act={act!r} is not supported; use one of {sorted(_ACTIVATIONS)}"
+        )
     return dict(
         vocab_size=hf["vocab_size"],
         hidden_size=hf["hidden_size"],
@@ -62,7 +69,9 @@ def convert_encoder(state: dict, cfg: Any, prefix: str) -> dict:
                 [state[hf + f"attention.self.{n}.{part}"] for n in ("query", "key", "value")],
                 heads,
             )
-            out[ours + f"self_attention.dense.{part}"] = state[hf + f"attention.output.dense.{part}"]
+            out[ours + f"self_attention.dense.{part}"] = state[
+                hf + f"attention.output.dense.{part}"
+            ]
             out[ours + f"post_attention_layernorm.{part}"] = state[
                 hf + f"attention.output.LayerNorm.{part}"
             ]
@@ -110,7 +119,9 @@ class BertLoaderHuggerFace(ModelLoaderHuggerFace):
                 out[f"cls_head.predictions.layernorm.{part}"] = state[
                     head + f"transform.LayerNorm.{part}"
                 ]
-            out["cls_head.lm_logits.bias"] = state.get(head + "bias", state.get(head + "decoder.bias"))
+            out["cls_head.lm_logits.bias"] = state.get(
+                head + "bias", state.get(head + "decoder.bias")
+            )
         if "cls.seq_relationship.weight" in state:
             for part in ("weight", "bias"):
                 out[f"cls_head.seq_relationship.{part}"] = state[f"cls.seq_relationship.{part}"]
@@ -144,5 +155,7 @@ class RobertaLoaderHuggerFace(ModelLoaderHuggerFace):
             for part in ("weight", "bias"):
                 out[f"lm_head.dense.{part}"] = state[f"lm_head.dense.{part}"]
                 out[f"lm_head.layernorm.{part}"] = state[f"lm_head.layer_norm.{part}"]
-            out["lm_head.lm_logits.bias"] = state.get("lm_head.bias", state.get("lm_head.decoder.bias"))
+            out["lm_head.lm_logits.bias"] = state.get(
+                "lm_head.bias", state.get("lm_head.decoder.bias")
+            )
         return out

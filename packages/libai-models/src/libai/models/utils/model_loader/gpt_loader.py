@@ -11,7 +11,12 @@ from typing import Any
 
 from libai.models.utils.model_loader.base_loader import ModelLoaderHuggerFace, interleave_heads
 
-_ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu"}
+_ACTIVATIONS = {
+    "gelu_new": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "gelu": "gelu",
+    "relu": "relu",
+}
 
 
 class GPT2LoaderHuggerFace(ModelLoaderHuggerFace):

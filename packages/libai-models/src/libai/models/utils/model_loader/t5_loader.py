@@ -61,7 +61,9 @@ class T5LoaderHuggerFace(ModelLoaderHuggerFace):
             ("encoder", cfg.hidden_layers, "encoder"),
             ("decoder", cfg.decoder_layers, "decoder"),
         ):
-            out[f"{p}{ours_stack}.final_layernorm.weight"] = state[f"{stack}.final_layer_norm.weight"]
+            out[f"{p}{ours_stack}.final_layernorm.weight"] = state[
+                f"{stack}.final_layer_norm.weight"
+            ]
             out[f"{p}{stack}_position_bias.relative_attention_bias.weight"] = state[
                 f"{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
             ]
@@ -82,13 +84,17 @@ class T5LoaderHuggerFace(ModelLoaderHuggerFace):
                         [state[cross + "k.weight"], state[cross + "v.weight"]], heads
                     )
                     out[ours + "cross_attention.dense.weight"] = state[cross + "o.weight"]
-                    out[ours + "post_attention_layernorm.weight"] = state[hf + "1.layer_norm.weight"]
+                    out[ours + "post_attention_layernorm.weight"] = state[
+                        hf + "1.layer_norm.weight"
+                    ]
                     out[ours + "post_cross_attention_layernorm.weight"] = state[
                         hf + "2.layer_norm.weight"
                     ]
                     ff = 2
                 else:
-                    out[ours + "post_attention_layernorm.weight"] = state[hf + "1.layer_norm.weight"]
+                    out[ours + "post_attention_layernorm.weight"] = state[
+                        hf + "1.layer_norm.weight"
+                    ]
                 out[ours + "mlp.dense_h_to_4h.weight"] = state[f"{hf}{ff}.DenseReluDense.wi.weight"]
                 out[ours + "mlp.dense_4h_to_h.weight"] = state[f"{hf}{ff}.DenseReluDense.wo.weight"]
         return out
