@@ -7,7 +7,9 @@ batch 4, AdamW, dropout 0 (tokens per step: 512).
     /work/dev/venv310/bin/python benchmarks/gpt_bench.py --modes graph   # one
     python benchmarks/gpt_bench.py --modes torch                         # PyTorch only
 
-The PyTorch run needs torch; when the current interpreter has none, the script runs
+``torch`` uses PyTorch's default threads, ``torch-1thread`` one thread: on a shared,
+oversubscribed machine PyTorch's OpenMP threads wait on each other and the default can be
+10x slower than one thread, so both are reported. The PyTorch run needs torch; when the current interpreter has none, the script runs
 that part with ``--torch-python`` (default: /work/dev/venv311ref/bin/python if present).
 Results are printed as a markdown table; ``--out FILE`` also writes them.
 """
@@ -91,10 +93,12 @@ def bench_libai(mode: str, warmup: int, steps: int) -> float:
     return _timed(step, warmup, steps)
 
 
-def bench_torch(warmup: int, steps: int) -> float:
+def bench_torch(warmup: int, steps: int, threads: int = 0) -> float:
     import torch
     from torch import nn
 
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
 
     class Block(nn.Module):
@@ -142,7 +146,7 @@ def bench_torch(warmup: int, steps: int) -> float:
     return _timed(step, warmup, steps)
 
 
-def _torch_in_subprocess(python: str, warmup: int, steps: int):
+def _torch_in_subprocess(python: str, mode: str, warmup: int, steps: int):
     if not Path(python).exists():
         return None
     proc = subprocess.run(
@@ -150,7 +154,7 @@ def _torch_in_subprocess(python: str, warmup: int, steps: int):
             python,
             __file__,
             "--modes",
-            "torch",
+            mode,
             "--json",
             "--warmup",
             str(warmup),
@@ -161,7 +165,7 @@ def _torch_in_subprocess(python: str, warmup: int, steps: int):
         text=True,
         check=True,
     )
-    return json.loads(proc.stdout.strip().splitlines()[-1])["torch"]
+    return json.loads(proc.stdout.strip().splitlines()[-1])[mode]
 
 
 def main(argv=None) -> int:
@@ -169,8 +173,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--modes",
         nargs="+",
-        default=["eager", "graph", "torch"],
-        choices=["eager", "graph", "torch"],
+        default=["eager", "graph", "torch", "torch-1thread"],
+        choices=["eager", "graph", "torch", "torch-1thread"],
     )
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20)
@@ -181,13 +185,16 @@ def main(argv=None) -> int:
 
     results = {}
     for mode in args.modes:
-        if mode == "torch":
+        if mode.startswith("torch"):
+            threads = 1 if mode == "torch-1thread" else 0
             try:
                 import torch  # noqa: F401
             except ImportError:
-                results["torch"] = _torch_in_subprocess(args.torch_python, args.warmup, args.steps)
+                results[mode] = _torch_in_subprocess(
+                    args.torch_python, mode, args.warmup, args.steps
+                )
             else:
-                results["torch"] = bench_torch(args.warmup, args.steps)
+                results[mode] = bench_torch(args.warmup, args.steps, threads)
         else:
             results[mode] = bench_libai(mode, args.warmup, args.steps)
     if args.json:

@@ -58,7 +58,7 @@ model.cfg.update(
     ffn_hidden_size=512,
     num_attention_heads=4,
     max_seq_length=SEQ_LENGTH,
-    # No dropout: a 200-step run is far from overfitting 100 k tokens.
+    # No dropout: a few hundred steps are far from overfitting 100 k tokens.
     embedding_dropout_prob=0.0,
     attention_dropout_prob=0.0,
     output_dropout_prob=0.0,
@@ -78,18 +78,18 @@ train = get_config("common/train.py").train
 train.output_dir = "./output/quickstart"
 train.train_micro_batch_size = 16
 train.test_micro_batch_size = 16
-train.train_iter = 200
+train.train_iter = 600
 train.warmup_ratio = 0.05
 train.scheduler = LazyCall("libai.scheduler.WarmupCosineLR")(
     warmup_factor=0.01, alpha=0.1, warmup_method="linear"
 )
-train.log_period = 10
+train.log_period = 20
 train.seed = 1234
-train.checkpointer.period = 100
+train.checkpointer.period = 200
 train.checkpointer.max_to_keep = 2
 train.evaluation.enabled = True
 train.evaluation.evaluator = LazyCall("libai.evaluation.PPLEvaluator")()
-train.evaluation.eval_period = 100
+train.evaluation.eval_period = 200
 train.evaluation.eval_iter = 5
 train.evaluation.eval_metric = "PPL"
 train.evaluation.eval_mode = "min"
@@ -97,4 +97,7 @@ train.hooks = [
     LazyCall("libai.engine.hooks.SampleTextHook")(prompt="MACBETH:\n", max_new_tokens=48),
 ]
 
-graph = dict(enabled=False, debug=-1)
+# Static graph: about 4x faster than eager on this CPU (0.58 vs 2.5 s per step, measured
+# side by side on a busy 2-core machine). See libai-engine's README on the rare CPU
+# segfault of graph runs; `--resume` continues from the last checkpoint if it happens.
+graph = dict(enabled=True, debug=-1)

@@ -89,7 +89,8 @@ def test_output_dir_contents(runs):
     names = sorted(p.name for p in out.iterdir() if p.is_dir())
     assert names == ["model_0000007", "model_best", "model_final"]
     assert (out / "last_checkpoint").read_text().strip() == "model_final"
-    assert json.loads((out / "model_final" / "meta.json").read_text())["extra"]["iteration"] == 11
+    extra = json.loads((out / "model_final" / "meta.json").read_text())["extra"]
+    assert extra == {"iteration": 11, "consumed_samples": 12 * 8}
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -171,5 +172,6 @@ def test_graph_activation_checkpointing_and_amp_match_eager(tmp_path):
     # AMP cannot run on the CPU: said before training starts, then float32 training.
     assert "AMP is a no-op there and this run trains in float32" in proc.stderr
     assert proc.stdout.index("AMP is a no-op") < proc.stdout.index("Starting training")
+    assert "nothing is recomputed" not in proc.stdout  # the TransformerLayers were marked
     le, lg = losses(eager), losses(graph)
     assert [lg[i] for i in range(8)] == pytest.approx([le[i] for i in range(8)], rel=1e-4)

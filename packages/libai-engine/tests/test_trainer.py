@@ -164,3 +164,19 @@ def test_console_writer_plain_lines(tmp_path, caplog):
 def test_periodic_writer_rejects_non_writers():
     with pytest.raises(TypeError, match="EventWriter"):
         hooks.PeriodicWriter([object()])
+
+
+def test_console_writer_live_progress_bar(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=160)
+    printer = CommonMetricPrinter(6, global_batch_size=8, live=True, console=console)
+    t = CountingTrainer()
+    t.register_hooks([hooks.IterationTimer(), hooks.PeriodicWriter([printer], period=3)])
+    t.train(0, 6)
+    text = buf.getvalue()
+    assert "iteration: 3/6" in text and "iteration: 6/6" in text  # lines printed above the bar
+    assert "6/6" in text and "━" in text  # the bar itself, completed

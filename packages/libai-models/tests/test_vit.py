@@ -85,3 +85,35 @@ def test_wrong_image_size_is_reported():
     model = build_model(CASE)
     with pytest.raises(ValueError, match="img_size=32x32"):
         model(flow.tensor(np.zeros((1, 3, 16, 16), dtype=np.float32)))
+
+
+VISION_ENTRY_POINTS = {
+    "VisionTransformer": "VisionTransformer",
+    "vit": "VisionTransformer",
+    "SwinTransformer": "SwinTransformer",
+    "swin": "SwinTransformer",
+    "SwinTransformerV2": "SwinTransformerV2",
+    "swinv2": "SwinTransformerV2",
+    "ResMLP": "ResMLP",
+    "resmlp": "ResMLP",
+}
+
+
+@pytest.mark.parametrize("name", sorted(VISION_ENTRY_POINTS))
+def test_vision_entry_points_resolve_to_their_class(name):
+    import libai.models
+    from libai.config.registry import get_registry
+
+    target = get_registry().get("libai.models", name).load()
+    assert target is getattr(libai.models, VISION_ENTRY_POINTS[name])
+
+
+def test_registry_reference_builds_vit_from_a_saved_config(tmp_path):
+    from libai.config import LazyConfig, instantiate
+
+    cfg = get_config("common/models/vit/vit_tiny_patch16_224.py")
+    cfg.model._target_ = "models:vit"
+    cfg.model.cfg.update(img_size=IMG, patch_size=8, embed_dim=16, depth=1, num_heads=2)
+    LazyConfig.save(cfg, str(tmp_path / "vit.yaml"))
+    model = instantiate(LazyConfig.load(str(tmp_path / "vit.yaml")).model)
+    assert type(model).__name__ == "VisionTransformer" and len(model.blocks) == 1

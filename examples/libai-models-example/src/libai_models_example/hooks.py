@@ -11,7 +11,9 @@ import logging
 
 from libai.engine.hooks import HookBase
 
-logger = logging.getLogger(__name__)
+# Under "libai": the engine's setup_logger sends that logger to the console and
+# the run's log.txt; a logger outside it would print nothing during a run.
+logger = logging.getLogger("libai.plugins.libai_models_example")
 
 
 class StepCounterHook(HookBase):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .arguments import default_argument_parser
 from .configurable import configurable, try_get_key
 from .engine_args import engine_supplied
 from .errors import (
@@ -39,6 +40,7 @@ __all__ = [
     "LazyConfig",
     "TargetResolutionError",
     "configurable",
+    "default_argument_parser",
     "engine_supplied",
     "get_config",
     "hookimpl",

@@ -161,7 +161,14 @@ def _same_leaf(a: Any, b: Any) -> bool:
     if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
         return False  # a subtree against something of another kind
     if isinstance(a, str) and isinstance(b, str):
-        return str(a) == str(b)  # a DottedPath equals the same path as a string
+        if str(a) == str(b):
+            return True  # a DottedPath equals the same path as a string
+        # save() writes a callable as its registry reference or shortest public
+        # path, so a saved config names the callable differently from its dotted path.
+        if isinstance(a, DottedPath) != isinstance(b, DottedPath):
+            dotted, text = (a, b) if isinstance(a, DottedPath) else (b, a)
+            return _names_callable(text, str(dotted))
+        return False
     if type(a) is not type(b):
         return False  # 1, 1.0, True and "1" differ in a config
     if isinstance(a, float) and math.isnan(a) and math.isnan(b):
@@ -170,6 +177,37 @@ def _same_leaf(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception as err:  # an object whose == is not a bool (an array)
         raise TypeError(f"cannot compare the values of {type(a).__name__} objects: {err}") from err
+
+
+def _names_callable(text: str, dotted: str) -> bool:
+    """Whether ``text`` (a registry reference or import path) names the callable at ``dotted``.
+
+    Never imports: a reference is matched against its entry point's metadata, an
+    import path only through modules already imported (the callable's own module is).
+    """
+    import sys
+
+    from .registry import get_registry, parse_reference
+
+    parsed = parse_reference(text)
+    if parsed is not None:
+        group, dist, name = parsed
+        try:
+            entry = get_registry().get(group, name, dist)
+        except LookupError:
+            return False
+        text = str(entry.value)
+        if text.replace(":", ".") == dotted:
+            return True
+    module_name, _, attrs = text.replace(":", ".").rpartition(".")
+    while module_name and module_name not in sys.modules:
+        module_name, _, head = module_name.rpartition(".")
+        attrs = f"{head}.{attrs}"
+    obj: Any = sys.modules.get(module_name)
+    for attr in attrs.split(".") if obj is not None else ():
+        obj = getattr(obj, attr, None)
+    qualname = getattr(obj, "__qualname__", None)
+    return obj is not None and f"{getattr(obj, '__module__', '')}.{qualname}" == dotted
 
 
 # --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from libai.config import LazyConfig, instantiate, try_get_key
 from libai.engine import hooks
 from libai.engine.batching import check_batch_size, scale_schedule
 from libai.engine.data import cycle, fill_engine_args, get_batch
-from libai.engine.graph_base import GraphBase  # noqa: F401 - the default graph target
+from libai.engine.graph_base import GraphState
 from libai.engine.trainer import EagerTrainer, GraphTrainer, TrainerBase
 from libai.engine.writers import default_writers
 from libai.utils import distributed as dist
@@ -121,6 +121,11 @@ class DefaultTrainer(TrainerBase):
                 self.model, cycle(self.train_loader), self.optimizer, grad_acc
             )
 
+        self._input_device = (
+            try_get_key(cfg, "train.input_placement_device", default="cpu") or "cpu"
+        )
+        self._global_batch_size = int(cfg.train.global_batch_size)
+        self.consumed_train_samples = int(cfg.train.consumed_train_samples)
         self.checkpointer = self.build_checkpointer(cfg)
         self.resume_or_load(resume=bool(try_get_key(cfg, "train.resume", default=False)))
         self.register_hooks(self.build_hooks())
@@ -196,8 +201,8 @@ class DefaultTrainer(TrainerBase):
 
     def run_step(self) -> None:
         self._trainer.iter = self.iter
-        device = try_get_key(self.cfg, "train.input_placement_device", default="cpu") or "cpu"
-        self._trainer.run_step(self.get_batch, device)
+        self._trainer.run_step(self.get_batch, self._input_device)
+        self.consumed_train_samples += self._global_batch_size
 
     def build_hooks(self) -> list[hooks.HookBase]:
         """The default hooks, in the order they must run after each step.
@@ -524,23 +529,3 @@ class DefaultTrainer(TrainerBase):
             warmup_iter,
             iters_per_epoch,
         )
-
-
-class GraphState:
-    """The training graph's own state (optimizer moments, step count) as a checkpointable.
-
-    ``state_dict`` holds the graph's additional variables only (the model's
-    parameters are saved with the model); ``load_state_dict`` hands them to the
-    graph before its first call, which is when OneFlow accepts them.
-    """
-
-    def __init__(self, graph: Any) -> None:
-        self._graph = graph
-
-    def state_dict(self) -> dict:
-        state = self._graph.state_dict()
-        blocks = set(self._graph._blocks)  # module states: saved by the model checkpoint
-        return {k: v for k, v in state.items() if k not in blocks}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._graph.load_state_dict(dict(state), strict=False)

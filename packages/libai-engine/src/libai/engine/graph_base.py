@@ -14,7 +14,7 @@ from typing import Any, Optional
 from libai.config import engine_supplied
 from libai.utils.oneflow_env import flow
 
-__all__ = ["GraphBase"]
+__all__ = ["GraphBase", "GraphState"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,3 +116,23 @@ class GraphBase(flow.nn.Graph):
         origin = self.model.to(flow.nn.Module)
         if hasattr(type(origin), "set_pipeline_stage_id"):
             type(origin).set_pipeline_stage_id(self.model)
+
+
+class GraphState:
+    """The training graph's own state (optimizer moments, step count) as a checkpointable.
+
+    ``state_dict`` holds the graph's additional variables only (the model's
+    parameters are saved with the model); ``load_state_dict`` hands them to the
+    graph before its first call, which is when OneFlow accepts them.
+    """
+
+    def __init__(self, graph: Any) -> None:
+        self._graph = graph
+
+    def state_dict(self) -> dict:
+        state = self._graph.state_dict()
+        blocks = set(self._graph._blocks)  # module states: saved by the model checkpoint
+        return {k: v for k, v in state.items() if k not in blocks}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._graph.load_state_dict(dict(state), strict=False)

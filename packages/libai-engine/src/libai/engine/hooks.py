@@ -115,14 +115,23 @@ class PeriodicCheckpointer(HookBase):
         if max_to_keep is not None and getattr(checkpointer, "max_to_keep", None) is None:
             checkpointer.max_to_keep = int(max_to_keep)
 
+    def _extra(self, iteration: int) -> dict[str, Any]:
+        extra: dict[str, Any] = {"iteration": iteration}
+        consumed = getattr(self.trainer, "consumed_train_samples", None)
+        if consumed is not None:
+            extra["consumed_samples"] = int(consumed)
+        return extra
+
     def after_step(self) -> None:
         it = self.trainer.iter
         if self.period > 0 and (it + 1) % self.period == 0 and it + 1 < self.trainer.max_iter:
-            self.checkpointer.save(f"{self.file_prefix}_{it:07d}", iteration=it)
+            self.checkpointer.save(f"{self.file_prefix}_{it:07d}", **self._extra(it))
 
     def after_train(self) -> None:
         if self.trainer.iter >= self.trainer.max_iter:
-            self.checkpointer.save(f"{self.file_prefix}_final", iteration=self.trainer.max_iter - 1)
+            self.checkpointer.save(
+                f"{self.file_prefix}_final", **self._extra(self.trainer.max_iter - 1)
+            )
 
 
 class EvalHook(HookBase):

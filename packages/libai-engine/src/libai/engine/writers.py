@@ -61,8 +61,9 @@ class JSONWriter(EventWriter):
         for it, scalars in rows.items():
             self._file.write(json.dumps({"iteration": it, **scalars}, sort_keys=True) + "\n")
         if rows:
+            # flush, not fsync: a killed process loses nothing flushed; fsync per
+            # write costs milliseconds and only guards against power loss.
             self._file.flush()
-            os.fsync(self._file.fileno())
 
     def close(self) -> None:
         self._file.close()
@@ -126,12 +127,15 @@ class CommonMetricPrinter(EventWriter):
         global_batch_size: Optional[int] = None,
         window_size: int = 20,
         live: Optional[bool] = None,
+        console: Any = None,
     ) -> None:
         self._max_iter = max_iter
         self._batch_size = global_batch_size
         self._window = window_size
-        self._live = sys.stderr.isatty() if live is None else live
+        self._live = sys.stdout.isatty() if live is None else live
+        self._console = console
         self._progress: Any = None
+        self._swapped: list[tuple[logging.StreamHandler, Any]] = []
         self._task: Any = None
         self._last_time: Optional[tuple[int, float]] = None
         self._last_printed = -1
@@ -154,11 +158,18 @@ class CommonMetricPrinter(EventWriter):
             TimeRemainingColumn(),
             TextColumn("{task.fields[metrics]}"),
             transient=False,
+            console=self._console,
         )
         self._task = self._progress.add_task(
             "train", total=self._max_iter, completed=start, metrics=""
         )
+        original = sys.stdout
         self._progress.start()
+        # Log lines printed while the bar is live must go through rich's stdout
+        # proxy, or they tear the bar: point console handlers at it until close().
+        if sys.stdout is not original:
+            for handler in _console_handlers(original):
+                self._swapped.append((handler, handler.setStream(sys.stdout)))
 
     def _eta_seconds(self, iteration: int, storage: Any) -> Optional[float]:
         try:
@@ -210,8 +221,25 @@ class CommonMetricPrinter(EventWriter):
 
     def close(self) -> None:
         if self._progress is not None:
+            for handler, stream in self._swapped:
+                handler.setStream(stream)
+            self._swapped = []
             self._progress.stop()
             self._progress = None
+
+
+def _console_handlers(stream: Any) -> list[logging.StreamHandler]:
+    """The non-file stream handlers of the ``libai`` loggers that write to ``stream``."""
+    found = []
+    for name in ("", "libai"):
+        for handler in logging.getLogger(name).handlers:
+            if (
+                isinstance(handler, logging.StreamHandler)
+                and not isinstance(handler, logging.FileHandler)
+                and handler.stream is stream
+            ):
+                found.append(handler)
+    return found
 
 
 def _log_to_files_only(line: str) -> None:

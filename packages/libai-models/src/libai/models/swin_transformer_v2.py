@@ -114,7 +114,10 @@ class WindowAttentionV2(nn.Module):
         qkv = self.qkv(x)
         if self.q_bias is not None:
             # The key projection has no bias (a constant shift of k cancels in the softmax).
-            qkv = qkv + flow.cat([self.q_bias, flow.zeros_like(self.v_bias), self.v_bias], dim=0)
+            # `v_bias * 0` rather than a zeros factory: inside nn.Graph a factory op is not
+            # registered with the block's pipeline stage.
+            k_bias = self.v_bias.detach() * 0.0
+            qkv = qkv + flow.cat([self.q_bias, k_bias, self.v_bias], dim=0)
         qkv = qkv.view(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
         q = flow.nn.functional.normalize(q, dim=-1)

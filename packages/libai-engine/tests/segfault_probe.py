@@ -1,0 +1,118 @@
+"""Count OneFlow's sporadic SIGSEGV in short nn.Graph runs (README, "Graph runs and the CPU segfault").
+
+Each run is a fresh process training a tiny MLP graph for ``--steps`` steps,
+treating the loss as ``--mode`` says. The driver runs ``--runs`` of them and
+prints how many died of SIGSEGV (tracebacks of crashed runs go to ``--keep``).
+
+    GLOG_minloglevel=2 python packages/libai-engine/tests/segfault_probe.py --mode numpy --runs 150
+
+Modes: ``item`` (``loss.item()`` every step), ``numpy`` (``.to_local().numpy()``
+every step), ``sync`` (``Sync()`` then numpy), ``keep`` (numpy, keep all outputs
+alive), ``sleep`` (sleep 20 ms, then numpy), ``none`` (never read in the loop),
+``deferred`` (eager copy every step, read once at the end).
+Extra ``KEY=VALUE`` arguments are set in the children's environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MODES = ("item", "numpy", "sync", "keep", "sleep", "none", "deferred")
+
+
+def one_run(mode: str, steps: int) -> None:
+    """The child: train a tiny graph for ``steps`` steps, treating the loss as ``mode`` says."""
+    import numpy as np
+    from libai.utils.oneflow_env import flow
+
+    flow.manual_seed(0)
+    placement = flow.placement("cpu", ranks=[0])
+    model = flow.nn.Sequential(flow.nn.Linear(32, 64), flow.nn.GELU(), flow.nn.Linear(64, 1))
+    model = model.to_global(placement=placement, sbp=flow.sbp.broadcast)
+    opt = flow.optim.AdamW(model.parameters(), lr=1e-3)
+
+    class Graph(flow.nn.Graph):
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = model
+            self.add_optimizer(opt)
+
+        def build(self, x, y):
+            loss = ((self.m(x) - y) ** 2).mean()
+            loss.backward()
+            return {"loss": loss}
+
+    graph = Graph()
+    rng = np.random.default_rng(0)
+    kept, values = [], []
+    for _ in range(steps):
+        x = flow.tensor(
+            rng.standard_normal((16, 32)).astype("float32"),
+            placement=placement,
+            sbp=flow.sbp.split(0),
+        )
+        y = flow.tensor(
+            rng.standard_normal((16, 1)).astype("float32"),
+            placement=placement,
+            sbp=flow.sbp.split(0),
+        )
+        loss = graph(x, y)["loss"]
+        if mode == "item":
+            values.append(loss.item())
+        elif mode in ("numpy", "keep"):
+            values.append(float(loss.to_local().numpy()))
+            if mode == "keep":
+                kept.append(loss)
+        elif mode == "sync":
+            flow._oneflow_internal.eager.Sync()
+            values.append(float(loss.to_local().numpy()))
+        elif mode == "sleep":
+            time.sleep(0.02)
+            values.append(float(loss.to_local().numpy()))
+        elif mode == "deferred":
+            kept.append(loss.to_local().clone())
+    if mode == "deferred":
+        values = [float(t.numpy()) for t in kept]
+    print(f"done {mode} {sum(values):.6f}", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mode", choices=MODES, default="numpy")
+    parser.add_argument("--runs", type=int, default=150)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="directory for the stderr of crashed runs"
+    )
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("env", nargs="*", metavar="KEY=VALUE")
+    args = parser.parse_args()
+    if args.child:
+        one_run(args.mode, args.steps)
+        return
+    env = dict(os.environ, PYTHONFAULTHANDLER="1", GLOG_minloglevel="2")
+    env.update(kv.split("=", 1) for kv in args.env)
+    crashes = 0
+    for i in range(args.runs):
+        cmd = [sys.executable, __file__, "--child", "--mode", args.mode, "--steps", str(args.steps)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode in (-signal.SIGSEGV, 128 + signal.SIGSEGV):
+            crashes += 1
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                (args.keep / f"{args.mode}_{i}.txt").write_text(proc.stderr)
+        elif proc.returncode != 0:
+            raise SystemExit(f"run {i} failed with rc={proc.returncode}:\n{proc.stderr[-2000:]}")
+    print(
+        f"mode={args.mode} steps={args.steps} env={args.env}: {crashes} / {args.runs} runs segfaulted"
+    )
+
+
+if __name__ == "__main__":
+    main()
