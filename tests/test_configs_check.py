@@ -6,6 +6,7 @@ this file. The CLI runs in subprocesses, as a user runs it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -73,9 +74,41 @@ def test_show_yaml_reloads_to_the_same_config(
     for key in ("model", "train", "optim", "dataloader"):
         assert key in reloaded, f"{cfg_path.name}: show dropped {key}"
 
+    # `diff` agrees: the YAML and the Python config have no differences.
+    rc, out, err = _in_process(capsys, "diff", str(cfg_path), str(saved), "--json")
+    assert rc == 0, err[-3000:]
+    assert json.loads(out) == []
+
     # What `show` wrote is itself a valid config: `check` passes on the YAML.
     rc, out, err = _in_process(capsys, "check", str(saved))
     assert rc == 0, out[-3000:] + err[-3000:]
+
+
+def test_show_is_the_same_from_libai_config_and_libai_engine() -> None:
+    """DESIGN.md 4: the read-only commands are libai-config's; both CLIs print one config."""
+    rel = "configs/bert_large_pretrain.py"
+    by_engine = _engine("show", rel, "--format", "yaml", "train.train_iter=7")
+    env = dict(os.environ, GLOG_minloglevel="2")
+    by_config = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "libai.config",
+            "show",
+            rel,
+            "--format",
+            "yaml",
+            "train.train_iter=7",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert by_engine.returncode == 0 and by_config.returncode == 0, by_config.stderr[-2000:]
+    assert by_engine.stdout == by_config.stdout
+    assert "train_iter: 7" in by_engine.stdout
 
 
 def test_check_runs_as_the_console_script() -> None:

@@ -46,14 +46,17 @@ def _run(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
 
 
 def _engine_run(
-    out: Path, *args: str, config: Path = TINY_RUN, env: Optional[dict] = None
+    out: Path,
+    *overrides: str,
+    options: tuple[str, ...] = (),
+    config: Path = TINY_RUN,
+    env: Optional[dict] = None,
 ) -> subprocess.CompletedProcess:
+    """``libai-engine [OPTIONS] run CONFIG train.output_dir=OUT [OVERRIDES]``."""
     exe = shutil.which("libai-engine", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.fail("libai-engine is not installed next to this Python")
-    pre = [a for a in args if a.startswith("-p") or a.startswith("no:")]
-    post = [a for a in args if a not in pre]
-    cmd = [exe, *pre, "run", str(config), f"train.output_dir={out}", *post]
+    cmd = [exe, *options, "run", str(config), f"train.output_dir={out}", *overrides]
     return _run(cmd, _env(env))
 
 
@@ -112,20 +115,20 @@ def test_the_trainer_holds_the_plugin_hook_after_its_own(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    ("how", "args", "env"),
+    ("how", "options", "overrides", "env"),
     [
-        ("-p no:<entry point>", ("-p", f"no:{PLUGIN}"), None),
-        ("-p no:<distribution>", ("-p", "no:libai-models-example"), None),
-        ("LIBAI_DISABLE_PLUGINS", (), {"LIBAI_DISABLE_PLUGINS": PLUGIN}),
-        ("config switch", ("+train.example_step_counter=False",), None),
+        ("-p no:<entry point>", ("-p", f"no:{PLUGIN}"), (), None),
+        ("-p no:<distribution>", ("-p", "no:libai-models-example"), (), None),
+        ("LIBAI_DISABLE_PLUGINS", (), (), {"LIBAI_DISABLE_PLUGINS": PLUGIN}),
+        ("config switch", (), ("+train.example_step_counter=False",), None),
     ],
     ids=["p-no-entry-point", "p-no-distribution", "env", "config-switch"],
 )
 def test_disabling_the_plugin_removes_its_hook(
-    tmp_path: Path, how: str, args: tuple, env: Optional[dict]
+    tmp_path: Path, how: str, options: tuple, overrides: tuple, env: Optional[dict]
 ) -> None:
     out = tmp_path / "run"
-    proc = _engine_run(out, *args, env=env)
+    proc = _engine_run(out, *overrides, options=options, env=env)
     _ok(proc)
     assert _hook_lines(out) == [], f"{how} left the example's hook running"
     assert "[libai-models-example]" not in proc.stdout

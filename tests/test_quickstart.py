@@ -86,8 +86,9 @@ def test_quickstart_writes_its_outputs(fast_run):
     png = out / "loss_curve.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     sample = (out / "sample.txt").read_text()
-    assert sample.startswith("MACBETH:")
-    assert len(sample.strip()) > len("MACBETH:")
+    # The prompt, then what the model wrote (after 20 steps, often only line breaks).
+    assert sample.startswith("MACBETH:\n")
+    assert len(sample) > len("MACBETH:\n") + 1
     assert "Sample after training:" in log
     # The first use trained and cached the tokenizer and the Megatron dataset.
     cached = list(Path(cache).glob("quickstart-*/tokenizer/vocab.json"))

@@ -248,3 +248,34 @@ def test_disabling_a_plugin_removes_its_entries() -> None:
     rows = {row["distribution"]: row for row in report["plugins"]}
     assert rows["libai-models-example"]["status"] != "loaded"
     assert rows["libai-models"]["status"] == "loaded"
+
+
+def test_get_config_searches_every_contributing_package() -> None:
+    """DESIGN.md 2: a config that is not found names the packages searched and near names."""
+    from libai.config import ConfigNotFoundError, get_config
+
+    with pytest.raises(ConfigNotFoundError) as info:
+        get_config("common/models/bertt.py")
+    message = str(info.value)
+    for dist in PLUGIN_DISTRIBUTIONS:
+        assert dist in message
+    assert "common/models/bert.py" in message
+
+
+@pytest.mark.parametrize(
+    ("rel", "dist"),
+    [
+        ("common/train.py", "libai-config"),
+        ("common/optim.py", "libai-config"),
+        ("common/models/bert.py", "libai-models"),
+        ("common/models/graph.py", "libai-models"),
+        ("common/data/gpt_dataset.py", "libai-data"),
+        ("common/models/tiny_mlp.py", "libai-models-example"),
+    ],
+)
+def test_default_configs_come_from_their_package(rel: str, dist: str) -> None:
+    from libai.config.get_config import config_search_path, find_config
+
+    found = find_config(rel)
+    owners = [label for label, directory in config_search_path() if found.is_relative_to(directory)]
+    assert owners == [dist], f"{rel} found at {found}"

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from libai.data.structures import DistTensorData, Instance
@@ -84,3 +90,40 @@ def test_to_global_with_explicit_sbp_and_placement_and_a_bad_sbp_name():
     bad = DistTensorData(flow.arange(4), sbp_list=["brodcast", "broadcast"])
     with pytest.raises(ValueError, match="did you mean 'broadcast'"):
         bad.to_global(device_type="cpu")
+
+
+_TWO_RANKS = r"""
+import json, sys
+from libai.utils import distributed as dist
+from libai.utils.oneflow_env import flow
+from libai.data import CyclicSampler, DistTensorData, Instance
+
+dist.setup_dist_util({"data_parallel_size": 2, "tensor_parallel_size": 1,
+                      "pipeline_parallel_size": 1})
+rank = dist.get_data_parallel_rank()
+sampler = CyclicSampler(range(12), 3, data_parallel_rank=rank, data_parallel_size=2)
+indices = next(iter(sampler))
+batch = Instance.stack([Instance(x=DistTensorData(flow.tensor([i, 10 * i]))) for i in indices])
+batch.x.to_global(device_type="cpu")
+whole = batch.x.tensor.to_global(sbp=flow.sbp.broadcast).to_local().numpy().tolist()
+if rank == 0:
+    json.dump({"sbp": str(batch.x.tensor.sbp), "whole": whole}, open(sys.argv[1], "w"))
+"""
+
+
+def test_to_global_over_two_data_parallel_ranks_concatenates_their_batches(tmp_path):
+    script = tmp_path / "two_ranks.py"
+    script.write_text(_TWO_RANKS)
+    result = tmp_path / "result.json"
+    env = dict(os.environ, GLOG_minloglevel="2")
+    with socket.socket() as probe:  # a free port, so parallel test runs do not collide
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cmd = [sys.executable, "-m", "oneflow.distributed.launch", "--nproc_per_node", "2",
+           "--master_port", str(port), str(script), str(result)]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = json.loads(result.read_text())
+    assert out["sbp"] == "(oneflow.sbp.split(dim=0),)"
+    # Rank 0's bucket is samples 0-5, rank 1's 6-11: the global batch stacks both micro batches.
+    assert out["whole"] == [[0, 0], [1, 10], [2, 20], [6, 60], [7, 70], [8, 80]]

@@ -9,7 +9,8 @@ prints how many died of SIGSEGV (tracebacks of crashed runs go to ``--keep``).
 Modes: ``item`` (``loss.item()`` every step), ``numpy`` (``.to_local().numpy()``
 every step), ``sync`` (``Sync()`` then numpy), ``keep`` (numpy, keep all outputs
 alive), ``sleep`` (sleep 20 ms, then numpy), ``none`` (never read in the loop),
-``deferred`` (eager copy every step, read once at the end).
+``deferred`` (eager copy every step, read once at the end), ``lag1`` (eager
+copy every step, read the previous step's copy once the next step is queued).
 Extra ``KEY=VALUE`` arguments are set in the children's environment.
 """
 
@@ -23,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-MODES = ("item", "numpy", "sync", "keep", "sleep", "none", "deferred")
+MODES = ("item", "numpy", "sync", "keep", "sleep", "none", "deferred", "lag1")
 
 
 def one_run(mode: str, steps: int) -> None:
@@ -77,8 +78,13 @@ def one_run(mode: str, steps: int) -> None:
             values.append(float(loss.to_local().numpy()))
         elif mode == "deferred":
             kept.append(loss.to_local().clone())
-    if mode == "deferred":
-        values = [float(t.numpy()) for t in kept]
+        elif mode == "lag1":
+            # read the previous step's (copied) loss once this step is queued
+            kept.append(loss.to_local().clone())
+            if len(kept) > 1:
+                values.append(float(kept.pop(0).numpy()))
+    if mode in ("deferred", "lag1"):
+        values += [float(t.numpy()) for t in kept]
     print(f"done {mode} {sum(values):.6f}", file=sys.stderr, flush=True)
 
 

@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
-from runner import CONFIGS
-
 from libai.config import LazyCall, LazyConfig, hookimpl
 from libai.config.plugins import get_plugin_manager, reset_plugin_manager
 from libai.engine import DefaultTrainer, default_setup, hooks
 from libai.engine.data import fill_engine_args, get_batch
 from libai.utils.oneflow_env import flow
+from omegaconf import OmegaConf
+from runner import CONFIGS
 
 
 class PluginHook(hooks.HookBase):

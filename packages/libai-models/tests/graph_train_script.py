@@ -15,21 +15,34 @@ from libai.utils.oneflow_env import flow
 from libai_models_cases import build_model, make_batch, to_global_batch
 
 
+def train(case: str, activation_checkpoint: bool = False):
+    """Four graph steps from a fixed initialisation; returns (model, losses, loss keys)."""
+    flow.manual_seed(0)
+    model = build_model(case)
+    model.train()
+    optimizer = flow.optim.AdamW(model.parameters(), lr=1e-3)
+    graph = GraphBase(
+        model, optimizer, None, is_train=True, activation_checkpoint=activation_checkpoint
+    )
+    batch = to_global_batch(make_batch(case))
+    losses = []
+    for _ in range(4):
+        loss_dict = graph(**batch)
+        losses.append(float(sum(v.to_local().numpy() for k, v in loss_dict.items() if "loss" in k)))
+    return model, losses, sorted(loss_dict)
+
+
 def main(cases: list) -> None:
     for case in cases:
-        flow.manual_seed(0)
-        model = build_model(case)
-        model.train()
-        optimizer = flow.optim.AdamW(model.parameters(), lr=1e-3)
-        graph = GraphBase(model, optimizer, None, is_train=True)
-        batch = to_global_batch(make_batch(case))
-        losses = []
-        for _ in range(4):
-            loss_dict = graph(**batch)
-            losses.append(
-                float(sum(v.to_local().numpy() for k, v in loss_dict.items() if "loss" in k))
-            )
-        print(json.dumps({"case": case, "losses": losses, "keys": sorted(loss_dict)}), flush=True)
+        model, losses, keys = train(case)
+        # The evaluation graph, as the engine builds it for evaluators.
+        model.eval()
+        outputs = GraphBase(model, is_train=False)(**to_global_batch(make_batch(case)))
+        shapes = {k: list(v.shape) for k, v in outputs.items()}
+        result = {"case": case, "losses": losses, "keys": keys, "eval_shapes": shapes}
+        if case == "GPTForPreTraining":
+            result["checkpointed_losses"] = train(case, activation_checkpoint=True)[1]
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

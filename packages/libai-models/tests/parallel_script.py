@@ -3,6 +3,7 @@
     python parallel_script.py reference OUT    # one process: weights, outputs, grads, losses
     python -m oneflow.distributed.launch --nproc_per_node 2 parallel_script.py tp OUT
     python -m oneflow.distributed.launch --nproc_per_node 2 parallel_script.py pp OUT
+    python -m oneflow.distributed.launch --nproc_per_node 2 parallel_script.py dp OUT
 
 The parallel runs load the reference weights (so initialisation cannot differ) and rank 0
 writes ``OUT/<mode>.json`` with the largest differences found.
@@ -121,9 +122,11 @@ def _train_graph(model) -> list:
     return losses
 
 
-def tensor_parallel(out: Path) -> None:
+def tensor_parallel(out: Path, mode: str = "tp") -> None:
+    """``tp``: tensor_parallel_size=2; ``dp``: data_parallel_size=2 (the batch is split)."""
+    tp, dp = (2, 1) if mode == "tp" else (1, 2)
     dist.setup_dist_util(
-        {"data_parallel_size": 1, "tensor_parallel_size": 2, "pipeline_parallel_size": 1}
+        {"data_parallel_size": dp, "tensor_parallel_size": tp, "pipeline_parallel_size": 1}
     )
     report = {}
     for kind in ("gpt", "bert"):
@@ -142,7 +145,7 @@ def tensor_parallel(out: Path) -> None:
         )
         report[f"{kind}_num_grads"] = sum(k.startswith("grad.") for k in expected)
     if dist.get_rank() == 0:
-        (out / "tp.json").write_text(json.dumps(report))
+        (out / f"{mode}.json").write_text(json.dumps(report))
 
 
 def pipeline_parallel(out: Path) -> None:
@@ -168,4 +171,7 @@ def pipeline_parallel(out: Path) -> None:
 
 if __name__ == "__main__":
     mode, target = sys.argv[1], Path(sys.argv[2])
-    {"reference": reference, "tp": tensor_parallel, "pp": pipeline_parallel}[mode](target)
+    if mode == "dp":
+        tensor_parallel(target, "dp")
+    else:
+        {"reference": reference, "tp": tensor_parallel, "pp": pipeline_parallel}[mode](target)

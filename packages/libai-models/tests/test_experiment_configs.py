@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from libai_models_cases import TINY, make_batch, to_global_batch, total_loss
-
 from libai.config import LazyConfig, instantiate
 from libai.config.check import check_config
 from libai.utils.oneflow_env import flow
+from libai_models_cases import TINY, make_batch, to_global_batch, total_loss
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = [

@@ -51,6 +51,22 @@ def test_fused_kernels_are_detected_missing_on_the_cpu(name):
     assert fused_kernel_available(name, "cpu") is False
 
 
+def test_fused_kernel_probes_do_not_move_the_random_stream():
+    from libai.layers import _fused
+
+    def draw():
+        weight = flow.empty(4, 4, placement=dist.get_layer_placement(0), sbp=flow.sbp.broadcast)
+        return n(flow.nn.init.normal_(weight))
+
+    flow.manual_seed(0)
+    expected = draw()
+    flow.manual_seed(0)
+    _fused._CACHE.clear()
+    for name in _fused._PROBES:
+        fused_kernel_available(name, "cpu")
+    np.testing.assert_array_equal(draw(), expected)
+
+
 @pytest.mark.parametrize("parallel", ["col", "row", "data"])
 def test_linear_matches_numpy(parallel):
     layer = Linear(6, 4, parallel=parallel)

@@ -84,6 +84,11 @@ def test_graph_training_loss_decreases():
     for result in results:
         losses = result["losses"]
         assert result["keys"] == LOSS_KEYS[result["case"]]
+        expected_shapes = expected_eval_shapes(result["case"])
+        assert result["eval_shapes"] == {k: list(v) for k, v in expected_shapes.items()}
+        if "checkpointed_losses" in result:
+            # Recomputing activations in backward changes nothing numerically.
+            assert result["checkpointed_losses"] == pytest.approx(losses, abs=1e-5)
         assert all(math.isfinite(v) for v in losses), result
         assert all(b < a for a, b in zip(losses, losses[1:])), result
 

@@ -66,7 +66,7 @@ def test_stage_smaller_than_the_window_is_not_shifted():
     assert (last.window_size, last.shift_size, last.attn_mask) == (4, 0, None)
     first = build_model(CASE).layers[0].blocks[1]
     assert (first.window_size, first.shift_size) == (4, 2)
-    assert tuple(first.attn_mask.shape) == (16, 16, 16)
+    assert tuple(first.attn_mask.shape) == (16, 2, 16, 16)  # (windows, heads, N, N)
 
 
 def test_eager_training_loss_decreases():

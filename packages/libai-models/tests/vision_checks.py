@@ -106,7 +106,8 @@ def check_graph_training(case: str) -> None:
     assert all(math.isfinite(v) for v in losses), result
     assert all(b < a for a, b in zip(losses, losses[1:])), result
     # Graph and eager mode compute the same first step.
-    assert abs(losses[0] - eager_losses(case, steps=1)[0]) < 1e-4
+    eager = eager_losses(case, steps=1)[0]
+    assert abs(losses[0] - eager) < 1e-4, (losses[0], eager)
 
 
 def check_experiment_config(name: str, case: str) -> None:

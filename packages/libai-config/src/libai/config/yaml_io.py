@@ -9,6 +9,7 @@ its key path: a config is never written half-way or pickled.
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 from enum import Enum
@@ -69,6 +70,16 @@ def _convert(value: Any, path: str) -> Any:
         return str(value)
     if callable(value):
         name = target_to_string(value)
+        if name is None and not (isinstance(value, type) or inspect.isroutine(value)):
+            # An instance of a callable class (a loss module, say): not a name, an object.
+            raise ConfigSaveError(
+                f"cannot save config: {path or '<root>'} holds a {type(value).__module__}."
+                f"{type(value).__qualname__} object ({_short_repr(value)}), which YAML "
+                f"cannot represent; build it at run time with "
+                f"LazyCall({type(value).__qualname__})(...) instead",
+                path,
+                value,
+            )
         if name is None:
             raise ConfigSaveError(
                 f"cannot save config: {path or '<root>'} is {value!r}, which has no "

@@ -113,7 +113,7 @@ class DefaultTrainer(TrainerBase):
                 self.graph_train,
                 cycle(self.train_loader),
                 grad_acc,
-                read_period=cfg.train.log_period,
+                read_lag=int(try_get_key(cfg, "graph.loss_read_lag", default=0)),
             )
         else:
             self.graph_train = self.graph_eval = None

@@ -213,15 +213,18 @@ class EagerTrainer(TrainerBase):
 class GraphTrainer(TrainerBase):
     """Calls a training ``nn.Graph`` (which steps the optimizer itself) once per iteration.
 
-    The losses are copied on the device after each step and read back to the
-    host only every ``read_period`` iterations (and at the last one), in one
-    transfer. Each host read waits for the graph, and those waits are where
-    OneFlow 0.9.0 on the CPU sporadically segfaults (README, "Graph runs and
-    the CPU segfault"); fewer waits, fewer crashes -- and less idle time.
+    After each step the losses are copied on the device (an eager op: the graph
+    reuses its output buffers two steps later) and read back through the copy,
+    never with ``.item()``. ``read_lag`` delays the read by that many steps (the
+    host then waits while later steps are queued). The default 0 reads every
+    step at once, as LiBai does: lags made the steps slower on 2 cores (the host
+    running ahead competes with OneFlow's compute threads) and did not make
+    OneFlow 0.9.0's sporadic CPU segfault rarer (README, "Graph runs and the
+    CPU segfault").
     """
 
     def __init__(
-        self, graph: Any, data_loader: Any, grad_acc_steps: int = 1, read_period: int = 1
+        self, graph: Any, data_loader: Any, grad_acc_steps: int = 1, read_lag: int = 0
     ) -> None:
         super().__init__()
         graph.model.train()
@@ -229,7 +232,7 @@ class GraphTrainer(TrainerBase):
         self.data_loader = data_loader
         self._data_loader_iter = iter(data_loader)
         self.grad_acc_steps = int(grad_acc_steps)
-        self.read_period = max(int(read_period), 1)
+        self.read_lag = max(int(read_lag), 0)
         self._pending: list[tuple[int, dict[str, Any], float]] = []
 
     def run_step(self, get_batch: Callable[..., dict], input_placement_device: str = "cpu") -> None:
@@ -238,20 +241,21 @@ class GraphTrainer(TrainerBase):
         data = get_batch(micro[0] if len(micro) == 1 else micro, input_placement_device)
         data_time = time.perf_counter() - start
         loss_dict = self.graph(**data)
-        # With gradient accumulation the graph returns one value per micro batch. The
-        # mean is an eager op, so it is also a copy: the graph reuses its output
-        # buffers two steps later.
+        # With gradient accumulation the graph returns one value per micro batch.
         self._pending.append((self.iter, {k: v.mean() for k, v in loss_dict.items()}, data_time))
-        if (self.iter + 1) % self.read_period == 0 or self.iter + 1 >= self.max_iter:
+        if self.iter + 1 >= self.max_iter:
             self.flush_metrics()
+        elif len(self._pending) > self.read_lag:
+            self.flush_metrics(keep=self.read_lag)
 
-    def flush_metrics(self) -> None:
-        """Read the pending losses back (one host transfer) and put them into the storage."""
-        if not self._pending:
+    def flush_metrics(self, keep: int = 0) -> None:
+        """Read the pending losses back (one host transfer) into the storage, but the newest ``keep``."""
+        if len(self._pending) <= keep:
             return
         from libai.utils.oneflow_env import flow
 
-        pending, self._pending = self._pending, []
+        cut = len(self._pending) - keep
+        pending, self._pending = self._pending[:cut], self._pending[cut:]
         keys = list(pending[0][1])
         stacked = flow.stack([flow.stack([d[k] for k in keys]) for _, d, _ in pending])
         if stacked.is_global:

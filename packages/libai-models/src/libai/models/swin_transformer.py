@@ -20,6 +20,7 @@ from libai.layers import MLP, DropPath, LayerNorm, Linear, PatchEmbedding
 from libai.models.utils.pipeline import set_activation_checkpoints, set_pipeline_stages
 from libai.models.utils.vision import (
     accepts_mapping_cfg,
+    add_leading_broadcast,
     broadcast_sbp,
     cfg_kwargs,
     classification_output,
@@ -76,13 +77,24 @@ def shifted_window_mask(height: int, width: int, window_size: int, shift: int) -
     return np.where(diff != 0, -100.0, 0.0).astype(np.float32)
 
 
-def add_window_mask(attn: Any, mask: Optional[Any], num_heads: int) -> Any:
-    """Add the (windows, N, N) shift mask to scores (B * windows, heads, N, N)."""
+def window_mask_buffer(
+    input_resolution: Sequence[int], window_size: int, shift: int, num_heads: int, layer_idx: int
+) -> Optional[Any]:
+    """The shift mask repeated per head, (windows, heads, N, N), as a global buffer (None
+    without a shift). Stored per head so that adding it is a plain leading-axis broadcast."""
+    if shift == 0:
+        return None
+    h, w = input_resolution
+    mask = shifted_window_mask(h, w, window_size, shift)[:, None]
+    mask = np.ascontiguousarray(np.broadcast_to(mask, (mask.shape[0], num_heads) + mask.shape[2:]))
+    return global_buffer(flow.tensor(mask), layer_idx)
+
+
+def add_window_mask(attn: Any, mask: Optional[Any]) -> Any:
+    """Add the (windows, heads, N, N) shift mask to scores (B * windows, heads, N, N)."""
     if mask is None:
         return attn
-    n_windows, n = mask.shape[0], mask.shape[-1]
-    attn = attn.view(-1, n_windows, num_heads, n, n) + mask.unsqueeze(1).unsqueeze(0)
-    return attn.view(-1, num_heads, n, n)
+    return add_leading_broadcast(attn, mask)
 
 
 def block_window(input_resolution: Sequence[int], window_size: int, shift_size: int) -> tuple:
@@ -142,8 +154,8 @@ class WindowAttention(nn.Module):
         b, n, c = x.shape
         qkv = self.qkv(x).view(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        attn = flow.matmul(q, k, transpose_b=True, alpha=self.scale) + self.relative_bias()
-        attn = add_window_mask(attn, mask, self.num_heads)
+        attn = flow.matmul(q, k, transpose_b=True, alpha=self.scale)
+        attn = add_window_mask(add_leading_broadcast(attn, self.relative_bias()), mask)
         attn = self.attn_drop(flow.softmax(attn, dim=-1))
         x = flow.matmul(attn, v).transpose(1, 2).reshape(b, n, c)
         return self.proj_drop(self.proj(x))
@@ -186,12 +198,9 @@ class SwinTransformerBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.norm2 = LayerNorm(dim, layer_idx=layer_idx)
         self.mlp = MLP(dim, int(dim * mlp_ratio), output_dropout_prob=drop, layer_idx=layer_idx)
-        mask = None
-        if self.shift_size > 0:
-            h, w = self.input_resolution
-            mask = global_buffer(
-                flow.tensor(shifted_window_mask(h, w, self.window_size, self.shift_size)), layer_idx
-            )
+        mask = window_mask_buffer(
+            self.input_resolution, self.window_size, self.shift_size, num_heads, layer_idx
+        )
         self.register_buffer("attn_mask", mask)
 
     def window_attention(self, x: Any) -> Any:

@@ -20,10 +20,10 @@ from libai.models.swin_transformer import (
     PatchMerging,
     add_window_mask,
     block_window,
+    window_mask_buffer,
     pooled_logits,
     relative_position_index,
     set_swin_pipeline_stages,
-    shifted_window_mask,
     stage_resolutions,
     window_partition,
     window_reverse,
@@ -31,6 +31,7 @@ from libai.models.swin_transformer import (
 from libai.models.utils.pipeline import set_activation_checkpoints
 from libai.models.utils.vision import (
     accepts_mapping_cfg,
+    add_leading_broadcast,
     broadcast_sbp,
     cfg_kwargs,
     classification_output,
@@ -117,14 +118,14 @@ class WindowAttentionV2(nn.Module):
             # `v_bias * 0` rather than a zeros factory: inside nn.Graph a factory op is not
             # registered with the block's pipeline stage.
             k_bias = self.v_bias.detach() * 0.0
-            qkv = qkv + flow.cat([self.q_bias, k_bias, self.v_bias], dim=0)
+            qkv = add_leading_broadcast(qkv, flow.cat([self.q_bias, k_bias, self.v_bias], dim=0))
         qkv = qkv.view(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
         q = flow.nn.functional.normalize(q, dim=-1)
         k = flow.nn.functional.normalize(k, dim=-1)
         scale = flow.clamp(self.logit_scale, max=_MAX_LOGIT_SCALE).exp()
-        attn = flow.matmul(q, k, transpose_b=True) * scale + self.relative_bias()
-        attn = add_window_mask(attn, mask, self.num_heads)
+        attn = flow.matmul(q, k, transpose_b=True) * scale
+        attn = add_window_mask(add_leading_broadcast(attn, self.relative_bias()), mask)
         attn = self.attn_drop(flow.softmax(attn, dim=-1))
         x = flow.matmul(attn, v).transpose(1, 2).reshape(b, n, c)
         return self.proj_drop(self.proj(x))
@@ -167,12 +168,9 @@ class SwinTransformerBlockV2(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.mlp = MLP(dim, int(dim * mlp_ratio), output_dropout_prob=drop, layer_idx=layer_idx)
         self.norm2 = LayerNorm(dim, layer_idx=layer_idx)
-        mask = None
-        if self.shift_size > 0:
-            h, w = self.input_resolution
-            mask = global_buffer(
-                flow.tensor(shifted_window_mask(h, w, self.window_size, self.shift_size)), layer_idx
-            )
+        mask = window_mask_buffer(
+            self.input_resolution, self.window_size, self.shift_size, num_heads, layer_idx
+        )
         self.register_buffer("attn_mask", mask)
 
     def window_attention(self, x: Any) -> Any:

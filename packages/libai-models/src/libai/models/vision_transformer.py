@@ -19,6 +19,7 @@ from libai.layers import LayerNorm, Linear, PatchEmbedding, TransformerLayer
 from libai.models.utils.pipeline import set_activation_checkpoints, set_pipeline_stages
 from libai.models.utils.vision import (
     accepts_mapping_cfg,
+    add_leading_broadcast,
     broadcast_sbp,
     cfg_kwargs,
     classification_output,
@@ -139,7 +140,7 @@ class VisionTransformer(nn.Module):
         x = self.patch_embed(to_model_input(images))
         cls_token = self.cls_token.expand(x.shape[0], -1, -1).to_global(sbp=x.sbp)
         x = flow.cat((cls_token, x), dim=1)
-        x = self.pos_drop(x + self.pos_embed)
+        x = self.pos_drop(add_leading_broadcast(x, self.pos_embed))
         return self.blocks(x)
 
     def forward_head(self, x: Any) -> Any:

@@ -106,7 +106,13 @@ def main(
     commands = [*_builtin_commands(), *extra_commands]
     parser = build_parser(prog, commands)
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args, extra = parser.parse_known_args(list(argv) if argv is not None else None)
+        # argparse stops filling `overrides` at the first option, so the natural order
+        # `show CFG --format yaml a.b=1` leaves `a.b=1` over: those are overrides too.
+        if extra and (not hasattr(args, "overrides") or any(e.startswith("-") for e in extra)):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if extra:
+            args.overrides = [*(args.overrides or []), *extra]
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     try:
