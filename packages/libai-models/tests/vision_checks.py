@@ -105,9 +105,10 @@ def check_graph_training(case: str) -> None:
     assert result["eval_shape"] == [BATCH, NUM_CLASSES]
     assert all(math.isfinite(v) for v in losses), result
     assert all(b < a for a, b in zip(losses, losses[1:])), result
-    # Graph and eager mode compute the same first step.
-    eager = eager_losses(case, steps=1)[0]
-    assert abs(losses[0] - eager) < 1e-4, (losses[0], eager)
+    # Graph and eager mode compute the same first step. The eager value comes from the
+    # script's fresh process: in a process that has already trained another model, the
+    # eager loss of a freshly seeded model was seen to differ by ~5e-3 (OneFlow 0.9.0).
+    assert abs(losses[0] - result["eager_first"]) < 1e-4, result
 
 
 def check_experiment_config(name: str, case: str) -> None:

@@ -17,6 +17,16 @@ from vision_cases import build_model, make_batch, to_global_batch
 
 def main(cases: list) -> None:
     for case in cases:
+        # The eager loss of the same first step, on a model built the same way in this
+        # fresh process (before any backward pass has run in it).
+        flow.manual_seed(0)
+        eager_model = build_model(case)
+        eager_model.train()
+        eager_first = float(
+            eager_model(**to_global_batch(make_batch()))["losses"].to_local().numpy()
+        )
+        del eager_model
+
         flow.manual_seed(0)
         model = build_model(case)
         model.train()
@@ -39,6 +49,7 @@ def main(cases: list) -> None:
                     "losses": losses,
                     "keys": sorted(loss_dict),
                     "eval_shape": list(scores.shape),
+                    "eager_first": eager_first,
                 }
             ),
             flush=True,

@@ -20,6 +20,7 @@ from libai.models.utils.vision import (
     classification_output,
     global_param,
     init_linear_and_norm,
+    init_patch_embedding,
     to_model_input,
 )
 from libai.utils import distributed as dist
@@ -140,6 +141,7 @@ class ResMLP(nn.Module):
             Linear(embed_dim, num_classes, layer_idx=-1) if num_classes > 0 else nn.Identity()
         )
         self.apply(init_linear_and_norm)
+        init_patch_embedding(self.patch_embed)
 
     @classmethod
     def from_config(cls, cfg: Any) -> dict:

@@ -27,6 +27,7 @@ from libai.models.utils.vision import (
     drop_path_rates,
     global_buffer,
     init_linear_and_norm,
+    init_patch_embedding,
     to_model_input,
     trunc_normal_,
 )
@@ -425,6 +426,7 @@ class SwinTransformer(nn.Module):
             else nn.Identity()
         )
         self.apply(init_linear_and_norm)
+        init_patch_embedding(self.patch_embed)
 
     @classmethod
     def from_config(cls, cfg: Any) -> dict:

@@ -20,11 +20,11 @@ from libai.models.swin_transformer import (
     PatchMerging,
     add_window_mask,
     block_window,
-    window_mask_buffer,
     pooled_logits,
     relative_position_index,
     set_swin_pipeline_stages,
     stage_resolutions,
+    window_mask_buffer,
     window_partition,
     window_reverse,
 )
@@ -39,6 +39,7 @@ from libai.models.utils.vision import (
     global_buffer,
     global_param,
     init_linear_and_norm,
+    init_patch_embedding,
     to_model_input,
     trunc_normal_,
 )
@@ -327,6 +328,7 @@ class SwinTransformerV2(nn.Module):
             else nn.Identity()
         )
         self.apply(init_linear_and_norm)
+        init_patch_embedding(self.patch_embed)
         # Residual post-norms start at zero, so every block starts as the identity.
         for layer in self.layers:
             for blk in layer.blocks:

@@ -25,6 +25,7 @@ from libai.models.utils.vision import (
     classification_output,
     drop_path_rates,
     init_linear_and_norm,
+    init_patch_embedding,
     to_model_input,
     trunc_normal_,
 )
@@ -126,6 +127,7 @@ class VisionTransformer(nn.Module):
         trunc_normal_(self.pos_embed, std=0.02)
         trunc_normal_(self.cls_token, std=0.02)
         self.apply(init_linear_and_norm)
+        init_patch_embedding(self.patch_embed)
 
     @classmethod
     def from_config(cls, cfg: Any) -> dict:

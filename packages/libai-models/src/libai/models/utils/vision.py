@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
@@ -121,6 +122,22 @@ def init_linear_and_norm(module: Any) -> None:
         nn.init.ones_(module.weight)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
+
+
+def init_patch_embedding(patch_embed: Any) -> None:
+    """Re-draw the patch-embedding convolution with PyTorch's default rule (what LiBai's
+    models keep), from the seeded generator of global tensors.
+
+    The convolution is created as a local module and then made global; its construction-
+    time draw was seen to differ between processes with the same ``flow.manual_seed``
+    (OneFlow 0.9.0), which made runs irreproducible.
+    """
+    weight = patch_embed.proj.weight
+    nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if patch_embed.proj.bias is not None:
+        fan_in = weight.shape[1] * weight.shape[2] * weight.shape[3]
+        bound = 1.0 / math.sqrt(fan_in)
+        nn.init.uniform_(patch_embed.proj.bias, -bound, bound)
 
 
 def drop_path_rates(drop_path_rate: float, count: int) -> list:
