@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any, Callable, Optional
 
+import numpy as np
 from libai.engine.trainer import HookBase
 from libai.engine.writers import EventWriter
 
@@ -368,19 +369,40 @@ class LossCurveWriter(HookBase):
 
 
 class SampleTextHook(HookBase):
-    """After training, greedily continue ``prompt`` with the trained model and write ``sample.txt``.
+    """After training, continue ``prompt`` with the trained model and write ``sample.txt``.
 
     Uses ``trainer.tokenizer.encode``/``decode`` and ``trainer.model`` in eval
     mode, called as ``model(input_ids=...)`` on global tensors; logits come from
     ``output["prediction_scores"]`` (or the output itself when it is a tensor).
+
+    ``temperature=0`` decodes greedily (argmax). A positive temperature samples
+    from the ``top_k`` most likely tokens with a generator seeded by ``seed``, so
+    the sample is reproducible; small models decoded greedily tend to repeat one
+    token, sampling shows better what they learned. ``max_context`` crops the
+    input to the model's maximum sequence length.
     """
 
     def __init__(
-        self, prompt: str, max_new_tokens: int = 20, output_dir: Optional[str] = None
+        self,
+        prompt: str,
+        max_new_tokens: int = 20,
+        output_dir: Optional[str] = None,
+        temperature: float = 0.0,
+        top_k: Optional[int] = None,
+        seed: int = 0,
+        max_context: Optional[int] = None,
     ) -> None:
+        if temperature < 0:
+            raise ValueError(f"SampleTextHook: temperature must be >= 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"SampleTextHook: top_k must be >= 1 or None, got {top_k}")
         self.prompt = prompt
         self.max_new_tokens = int(max_new_tokens)
         self._output_dir = output_dir
+        self.temperature = float(temperature)
+        self.top_k = top_k
+        self.seed = int(seed)
+        self.max_context = max_context
         self.text: Optional[str] = None
 
     def after_train(self) -> None:
@@ -392,7 +414,16 @@ class SampleTextHook(HookBase):
                 "SampleTextHook: the trainer has no tokenizer (cfg.tokenization); no sample"
             )
             return
-        self.text = generate_greedy(self.trainer.model, tokenizer, self.prompt, self.max_new_tokens)
+        self.text = generate_text(
+            self.trainer.model,
+            tokenizer,
+            self.prompt,
+            self.max_new_tokens,
+            temperature=self.temperature,
+            top_k=self.top_k,
+            seed=self.seed,
+            max_context=self.max_context,
+        )
         from libai.utils import distributed as dist
 
         if dist.is_main_process():
@@ -403,14 +434,44 @@ class SampleTextHook(HookBase):
             print(f"Sample after training: {self.text}")
 
 
-def generate_greedy(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
-    """Return ``prompt`` continued by ``max_new_tokens`` greedy (argmax) tokens."""
+def _next_token(
+    logits: np.ndarray, temperature: float, top_k: Optional[int], rng: np.random.Generator
+) -> int:
+    """Pick the next token id from one row of logits (argmax when temperature is 0)."""
+    if temperature == 0:
+        return int(logits.argmax())
+    scaled = logits.astype(np.float64) / temperature
+    if top_k is not None and top_k < scaled.size:
+        cutoff = np.partition(scaled, -top_k)[-top_k]
+        scaled = np.where(scaled >= cutoff, scaled, -np.inf)
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
+    return int(rng.choice(probs.size, p=probs))
+
+
+def generate_text(
+    model: Any,
+    tokenizer: Any,
+    prompt: str,
+    max_new_tokens: int,
+    *,
+    temperature: float = 0.0,
+    top_k: Optional[int] = None,
+    seed: int = 0,
+    max_context: Optional[int] = None,
+) -> str:
+    """Return ``prompt`` continued by ``max_new_tokens`` tokens of ``model``.
+
+    Every rank computes the same tokens (the logits are broadcast and the
+    sampling generator is seeded identically), so this is safe under a launcher.
+    """
     from libai.utils import distributed as dist
     from libai.utils.oneflow_env import flow
 
     ids = list(tokenizer.encode(prompt))
     if not ids:
         raise ValueError(f"the tokenizer encodes the prompt {prompt!r} to no tokens")
+    rng = np.random.default_rng(seed)
     placement = dist.get_layer_placement(0)
     sbp = dist.get_nd_sbp([flow.sbp.broadcast, flow.sbp.broadcast])
     was_training = model.training
@@ -418,11 +479,17 @@ def generate_greedy(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int
     try:
         with flow.no_grad():
             for _ in range(max_new_tokens):
-                x = flow.tensor([ids], dtype=flow.long).to_global(placement=placement, sbp=sbp)
+                context = ids[-max_context:] if max_context else ids
+                x = flow.tensor([context], dtype=flow.long).to_global(placement=placement, sbp=sbp)
                 out = model(input_ids=x)
                 logits = out["prediction_scores"] if isinstance(out, dict) else out
-                logits = logits.to_global(sbp=sbp).to_local()
-                ids.append(int(logits[0, -1].argmax().numpy()))
+                last = logits.to_global(sbp=sbp).to_local()[0, -1].numpy()
+                ids.append(_next_token(last, temperature, top_k, rng))
     finally:
         model.train(was_training)
     return tokenizer.decode(ids)
+
+
+def generate_greedy(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
+    """Return ``prompt`` continued by ``max_new_tokens`` greedy (argmax) tokens."""
+    return generate_text(model, tokenizer, prompt, max_new_tokens)
