@@ -150,7 +150,7 @@ def test_lm_with_tokenizer_and_sample_text_hook(tmp_path):
     check_ok(proc)
     sample = (eager / "sample.txt").read_text().strip()
     assert sample.startswith("the quick") and len(sample) == len("the quick") + 8
-    assert f"Sample after training: {sample}" in proc.stdout
+    assert f"Sample after training:\n{sample}" in proc.stdout
     assert "Padded the vocabulary to 32" in proc.stdout
     first, last = losses(eager)[0], losses(eager)[29]
     assert last < first - 0.5  # it learns the repeated sentence

@@ -201,8 +201,13 @@ class DefaultTrainer(TrainerBase):
 
     def run_step(self) -> None:
         self._trainer.iter = self.iter
-        self._trainer.run_step(self.get_batch, self._input_device)
+        self._trainer.run_step(self._get_train_batch, self._input_device)
         self.consumed_train_samples += self._global_batch_size
+
+    def _get_train_batch(self, data: Any, input_placement_device: str = "cpu") -> dict:
+        """``get_batch`` with the train loader's ``mixup_func`` (set by image loaders), as LiBai."""
+        mixup_func = getattr(self.train_loader, "mixup_func", None)
+        return self.get_batch(data, input_placement_device, mixup_func)
 
     def build_hooks(self) -> list[hooks.HookBase]:
         """The default hooks, in the order they must run after each step.

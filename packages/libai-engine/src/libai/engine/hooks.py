@@ -430,8 +430,7 @@ class SampleTextHook(HookBase):
             out_dir = self._output_dir or self.trainer.cfg.train.output_dir
             with open(os.path.join(out_dir, "sample.txt"), "w") as f:
                 f.write(self.text + "\n")
-            logger.info("Sample: %s", self.text)
-            print(f"Sample after training: {self.text}")
+            logger.info("Sample after training:\n%s", self.text)
 
 
 def _next_token(
