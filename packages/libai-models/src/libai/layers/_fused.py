@@ -75,7 +75,14 @@ def fused_kernel_available(name: str, device_type: str) -> bool:
         except RuntimeError as exc:
             # OneFlow 0.9.0 raises "Cannot find the kernel matching Current OperatorConf"
             # for a kernel missing on this device: the exact fallback is used instead.
-            logger.info("fused kernel %s unavailable on %s: %s", name, device_type, exc)
+            # OneFlow's message runs to dozens of lines of C++ frames: its first line says it all.
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            logger.info(
+                "fused kernel %s unavailable on %s (%s); using the exact fallback",
+                name,
+                device_type,
+                reason,
+            )
             _CACHE[key] = False
         else:
             _CACHE[key] = True
