@@ -17,6 +17,8 @@ from typing import Any, Optional
 
 import numpy as np
 from libai.config import LazyConfig, instantiate, try_get_key
+from libai.config.cli import UserError
+from libai.config.errors import ConfigSaveError
 from libai.engine import hooks
 from libai.engine.batching import check_batch_size, scale_schedule
 from libai.engine.data import cycle, fill_engine_args, get_batch
@@ -64,8 +66,14 @@ def default_setup(cfg: Any, args: Any = None) -> None:
     set_seed(seed + rank)
     if output_dir and dist.is_main_process():
         path = os.path.join(output_dir, "config.yaml")
-        LazyConfig.save(cfg, path)
-        logger.info("Full config saved to %s", path)
+        try:
+            LazyConfig.save(cfg, path)
+        except ConfigSaveError as exc:
+            # LiBai configs may hold built objects (e.g. model.cfg.loss_func =
+            # SoftTargetCrossEntropy()); the run is still valid, only its record is not.
+            logger.warning("config.yaml not written: %s", exc)
+        else:
+            logger.info("Full config saved to %s", path)
 
 
 class DefaultTrainer(TrainerBase):
@@ -322,6 +330,13 @@ class DefaultTrainer(TrainerBase):
         flow.manual_seed(seed)
         model = instantiate(cfg.model)
         flow.manual_seed(seed + dist.get_rank())
+        if not isinstance(model, flow.nn.Module):
+            target = try_get_key(cfg, "model._target_")
+            raise UserError(
+                f"model: {target!r} built a {type(model).__module__}.{type(model).__qualname__}, "
+                "not a oneflow.nn.Module; the engine trains OneFlow modules (forward returning a "
+                "dict of losses in training, of predictions in eval)"
+            )
         logger.info("Model:\n%s", model)
         dist.convert_to_distributed_default_setting(model)
         return model
