@@ -14,19 +14,9 @@ _data = get_config("common/data/gpt_dataset.py")
 dataloader = _data.dataloader
 tokenization = _data.tokenization
 
-optim = LazyCall("oneflow.optim.AdamW")(
-    params=LazyCall("libai.optim.get_default_optimizer_params")(
-        clip_grad_max_norm=1.0,
-        clip_grad_norm_type=2.0,
-        weight_decay_norm=0.0,
-        weight_decay_bias=0.0,
-    ),
-    lr=1.5e-4,
-    weight_decay=0.01,
-    betas=(0.9, 0.999),
-    eps=1e-8,
-    do_bias_correction=True,
-)
+# LiBai's default AdamW (libai-config's common/optim.py), at this experiment's rate.
+optim = get_config("common/optim.py").optim
+optim.lr = 1.5e-4
 
 vocab_file = "./data_test/gpt_data/gpt2-vocab.json"
 merge_files = "./data_test/gpt_data/gpt2-merges.txt"
