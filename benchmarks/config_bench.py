@@ -2,7 +2,7 @@
 
 Run with the dev venv from the repository root:
 
-    /work/dev/venv310/bin/python benchmarks/config_bench.py [--repeat 7]
+    .tox/full/bin/python benchmarks/config_bench.py [--repeat 7]
 
 What is measured (median of ``--repeat`` runs unless said otherwise):
 

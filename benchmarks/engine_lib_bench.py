@@ -2,7 +2,7 @@
 
 Run with the dev venv from the repository root:
 
-    GLOG_minloglevel=2 /work/dev/venv310/bin/python benchmarks/engine_lib_bench.py [--repeat 3]
+    GLOG_minloglevel=2 .tox/full/bin/python benchmarks/engine_lib_bench.py [--repeat 3]
 
 What is measured (median of ``--repeat`` runs):
 

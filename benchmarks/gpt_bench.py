@@ -3,14 +3,14 @@
 Model: hidden 256, 4 layers, 4 heads, FFN 1024, sequence 128, vocabulary 1024,
 batch 4, AdamW, dropout 0 (tokens per step: 512).
 
-    /work/dev/venv310/bin/python benchmarks/gpt_bench.py                 # all three
-    /work/dev/venv310/bin/python benchmarks/gpt_bench.py --modes graph   # one
+    .tox/full/bin/python benchmarks/gpt_bench.py                 # all three
+    .tox/full/bin/python benchmarks/gpt_bench.py --modes graph   # one
     python benchmarks/gpt_bench.py --modes torch                         # PyTorch only
 
 ``torch`` uses PyTorch's default threads, ``torch-1thread`` one thread: on a shared,
 oversubscribed machine PyTorch's OpenMP threads wait on each other and the default can be
 10x slower than one thread, so both are reported. The PyTorch run needs torch; when the current interpreter has none, the script runs
-that part with ``--torch-python`` (default: /work/dev/venv311ref/bin/python if present).
+that part with ``--torch-python`` (default: .tox/reference/bin/python if present).
 Results are printed as a markdown table; ``--out FILE`` also writes them.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 HIDDEN, LAYERS, HEADS, FFN, SEQ, VOCAB, BATCH = 256, 4, 4, 1024, 128, 1024, 4
 TOKENS_PER_STEP = SEQ * BATCH
-DEFAULT_TORCH_PYTHON = "/work/dev/venv311ref/bin/python"
+DEFAULT_TORCH_PYTHON = ".tox/reference/bin/python"
 
 
 def _timed(step, warmup: int, steps: int) -> float:

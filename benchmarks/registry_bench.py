@@ -10,7 +10,7 @@
 
 Run with the dev venv::
 
-    /work/dev/venv310/bin/python benchmarks/registry_bench.py [--repeat 15]
+    .tox/full/bin/python benchmarks/registry_bench.py [--repeat 15]
 
 Targets (the registry issue): listing with 100 distributions costs under
 50 ms more than with none; ``libai-engine --help`` under 300 ms.

@@ -1,7 +1,7 @@
 """Tokenizer throughput: libai.tokenizer against transformers on 10 MB of generated text.
 
     # both sides (ours in this Python, transformers in the reference venv), table to stdout:
-    /work/dev/venv310/bin/python benchmarks/tokenizer_bench.py --ref-python /work/dev/venv311ref/bin/python
+    .tox/full/bin/python benchmarks/tokenizer_bench.py --ref-python .tox/reference/bin/python
 
     # one side only (prints JSON):
     python benchmarks/tokenizer_bench.py --side ours

@@ -16,7 +16,7 @@ the bare loop of the same mode (target: under 5%). On a machine shared with
 other work, wall times swing by 2x between runs; CPU time and best-of-N are the
 robust numbers.
 
-Run: GLOG_minloglevel=2 /work/dev/venv310/bin/python benchmarks/train_bench.py [--steps 60]
+Run: GLOG_minloglevel=2 .tox/full/bin/python benchmarks/train_bench.py [--steps 60]
 """
 
 from __future__ import annotations

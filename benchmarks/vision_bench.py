@@ -4,7 +4,7 @@ Each model is built from its shipped default config (full size, 1000 classes), t
 with AdamW on a fixed random batch, eagerly and as an nn.Graph; the median time of the
 timed steps after the warm-up ones (graph compilation) is reported with images/s.
 
-    GLOG_minloglevel=2 /work/dev/venv310/bin/python benchmarks/vision_bench.py [--batch 2] [--steps 3]
+    GLOG_minloglevel=2 .tox/full/bin/python benchmarks/vision_bench.py [--batch 2] [--steps 3]
 """
 
 from __future__ import annotations
