@@ -107,6 +107,29 @@ def block_window(input_resolution: Sequence[int], window_size: int, shift_size: 
     return window_size, shift_size
 
 
+def shifted_window_attention(block: Any, x: Any, label: str) -> Any:
+    """(B, H*W, C) -> ``block.attn`` over (shifted) windows, same shape (Swin V1 and V2).
+
+    ``block`` carries ``input_resolution``, ``window_size``, ``shift_size``, ``attn`` and
+    ``attn_mask``; ``label`` names the model in the error for a wrong token count.
+    """
+    h, w = block.input_resolution
+    b, length, c = x.shape
+    if length != h * w:
+        raise ValueError(
+            f"{label} block expects {h}x{w}={h * w} tokens, got {length} (input_resolution mismatch)"
+        )
+    x = x.view(b, h, w, c)
+    shift = block.shift_size
+    if shift > 0:
+        x = flow.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+    windows = block.attn(window_partition(x, block.window_size), block.attn_mask)
+    x = window_reverse(windows, block.window_size, h, w)
+    if shift > 0:
+        x = flow.roll(x, shifts=(shift, shift), dims=(1, 2))
+    return x.reshape(b, h * w, c)
+
+
 # -- blocks --------------------------------------------------------------------------
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside windows with a learned relative position bias."""
@@ -206,21 +229,7 @@ class SwinTransformerBlock(nn.Module):
 
     def window_attention(self, x: Any) -> Any:
         """(B, H*W, C) -> shifted-window attention output of the same shape."""
-        h, w = self.input_resolution
-        b, length, c = x.shape
-        if length != h * w:
-            raise ValueError(
-                f"Swin block expects {h}x{w}={h * w} tokens, got {length} (input_resolution mismatch)"
-            )
-        x = x.view(b, h, w, c)
-        shift = self.shift_size
-        if shift > 0:
-            x = flow.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-        windows = self.attn(window_partition(x, self.window_size), self.attn_mask)
-        x = window_reverse(windows, self.window_size, h, w)
-        if shift > 0:
-            x = flow.roll(x, shifts=(shift, shift), dims=(1, 2))
-        return x.reshape(b, h * w, c)
+        return shifted_window_attention(self, x, "Swin")
 
     def forward(self, x: Any) -> Any:
         x = x.to_global(placement=dist.get_layer_placement(self.layer_idx))
@@ -322,7 +331,105 @@ _CFG_KEYS = [
 ]
 
 
-class SwinTransformer(nn.Module):
+class _SwinClassifier(nn.Module):
+    """What Swin V1 and V2 classifiers share: patch embedding, optional absolute position
+    embedding, stages of blocks joined by patch merging, final norm and head, and the
+    forward pass. Subclasses validate their arguments, then call :meth:`_build` with a
+    factory for their block type."""
+
+    def _build(
+        self,
+        *,
+        img_size: Any,
+        patch_size: Any,
+        in_chans: int,
+        num_classes: int,
+        embed_dim: int,
+        depths: Sequence[int],
+        window_size: int,
+        drop_rate: float,
+        drop_path_rate: float,
+        ape: bool,
+        patch_norm: bool,
+        loss_func: Optional[Callable],
+        make_block: Callable[..., nn.Module],
+        merge_post_norm: bool,
+    ) -> None:
+        """Create every submodule in the order of the original models (state_dict keys and
+        the random initialisation order depend on it). ``make_block(stage, dim, resolution,
+        shift_size, drop_path, layer_idx)`` returns one block; odd blocks of a stage shift
+        by half a window."""
+        self.num_classes = num_classes
+        self.num_layers = len(depths)
+        self.embed_dim = embed_dim
+        self.ape = ape
+        self.num_features = int(embed_dim * 2 ** (self.num_layers - 1))
+        self.loss_func = loss_func
+        self.patch_embed = PatchEmbedding(
+            img_size=img_size,
+            patch_size=patch_size,
+            in_chans=in_chans,
+            embed_dim=embed_dim,
+            norm_layer=(lambda d: LayerNorm(d, layer_idx=0)) if patch_norm else None,
+        )
+        self.patches_resolution = self.patch_embed.grid_size
+        if ape:
+            self.absolute_pos_embed = nn.Parameter(
+                flow.zeros(
+                    1,
+                    self.patch_embed.num_patches,
+                    embed_dim,
+                    placement=dist.get_layer_placement(0),
+                    sbp=broadcast_sbp(),
+                )
+            )
+            trunc_normal_(self.absolute_pos_embed, std=0.02)
+        self.pos_drop = nn.Dropout(p=drop_rate)
+
+        rates = drop_path_rates(drop_path_rate, sum(depths))
+        resolutions = stage_resolutions(self.patches_resolution, self.num_layers)
+        self.layers = nn.ModuleList()
+        offset = 0
+        for i in range(self.num_layers):
+            dim = int(embed_dim * 2**i)
+
+            def block(j, layer_idx, dpr, i=i, dim=dim):
+                shift = 0 if j % 2 == 0 else window_size // 2
+                return make_block(i, dim, resolutions[i], shift, dpr, layer_idx)
+
+            downsample = None
+            if i < self.num_layers - 1:
+                downsample = PatchMerging(
+                    resolutions[i], dim, post_norm=merge_post_norm, layer_idx=offset + depths[i] - 1
+                )
+            self.layers.append(
+                BasicLayer(block, depths[i], rates[offset : offset + depths[i]], downsample, offset)
+            )
+            offset += depths[i]
+        self.norm = LayerNorm(self.num_features, layer_idx=-1)
+        self.head = (
+            Linear(self.num_features, num_classes, layer_idx=-1)
+            if num_classes > 0
+            else nn.Identity()
+        )
+        self.apply(init_linear_and_norm)
+        init_patch_embedding(self.patch_embed)
+
+    def forward_features(self, images: Any) -> Any:
+        x = self.patch_embed(to_model_input(images))
+        if self.ape:
+            x = x + self.absolute_pos_embed
+        x = self.pos_drop(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def forward(self, images: Any, labels: Optional[Any] = None) -> dict:
+        logits = pooled_logits(self, self.forward_features(images))
+        return classification_output(logits, labels, self.loss_func, self.training)
+
+
+class SwinTransformer(_SwinClassifier):
     """Swin classifier: ``forward(images (B, C, H, W), labels=None)``.
 
     Training with ``labels`` returns ``{"losses": loss}``; otherwise
@@ -362,71 +469,39 @@ class SwinTransformer(nn.Module):
             raise ValueError(
                 f"SwinTransformer: depths={depths} and num_heads={num_heads} need one entry per stage"
             )
-        self.num_classes = num_classes
-        self.num_layers = len(depths)
-        self.embed_dim = embed_dim
-        self.ape = ape
-        self.num_features = int(embed_dim * 2 ** (self.num_layers - 1))
-        self.loss_func = loss_func
-        self.patch_embed = PatchEmbedding(
+
+        def block(stage, dim, resolution, shift, dpr, layer_idx):
+            return SwinTransformerBlock(
+                dim,
+                resolution,
+                num_heads[stage],
+                window_size=window_size,
+                shift_size=shift,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                qk_scale=qk_scale,
+                drop=drop_rate,
+                attn_drop=attn_drop_rate,
+                drop_path=dpr,
+                layer_idx=layer_idx,
+            )
+
+        self._build(
             img_size=img_size,
             patch_size=patch_size,
             in_chans=in_chans,
+            num_classes=num_classes,
             embed_dim=embed_dim,
-            norm_layer=(lambda d: LayerNorm(d, layer_idx=0)) if patch_norm else None,
+            depths=depths,
+            window_size=window_size,
+            drop_rate=drop_rate,
+            drop_path_rate=drop_path_rate,
+            ape=ape,
+            patch_norm=patch_norm,
+            loss_func=loss_func,
+            make_block=block,
+            merge_post_norm=False,
         )
-        self.patches_resolution = self.patch_embed.grid_size
-        if ape:
-            self.absolute_pos_embed = nn.Parameter(
-                flow.zeros(
-                    1,
-                    self.patch_embed.num_patches,
-                    embed_dim,
-                    placement=dist.get_layer_placement(0),
-                    sbp=broadcast_sbp(),
-                )
-            )
-            trunc_normal_(self.absolute_pos_embed, std=0.02)
-        self.pos_drop = nn.Dropout(p=drop_rate)
-
-        rates = drop_path_rates(drop_path_rate, sum(depths))
-        resolutions = stage_resolutions(self.patches_resolution, self.num_layers)
-        self.layers = nn.ModuleList()
-        offset = 0
-        for i in range(self.num_layers):
-            dim = int(embed_dim * 2**i)
-
-            def block(j, layer_idx, dpr, i=i, dim=dim):
-                return SwinTransformerBlock(
-                    dim,
-                    resolutions[i],
-                    num_heads[i],
-                    window_size=window_size,
-                    shift_size=0 if j % 2 == 0 else window_size // 2,
-                    mlp_ratio=mlp_ratio,
-                    qkv_bias=qkv_bias,
-                    qk_scale=qk_scale,
-                    drop=drop_rate,
-                    attn_drop=attn_drop_rate,
-                    drop_path=dpr,
-                    layer_idx=layer_idx,
-                )
-
-            downsample = None
-            if i < self.num_layers - 1:
-                downsample = PatchMerging(resolutions[i], dim, layer_idx=offset + depths[i] - 1)
-            self.layers.append(
-                BasicLayer(block, depths[i], rates[offset : offset + depths[i]], downsample, offset)
-            )
-            offset += depths[i]
-        self.norm = LayerNorm(self.num_features, layer_idx=-1)
-        self.head = (
-            Linear(self.num_features, num_classes, layer_idx=-1)
-            if num_classes > 0
-            else nn.Identity()
-        )
-        self.apply(init_linear_and_norm)
-        init_patch_embedding(self.patch_embed)
 
     @classmethod
     def from_config(cls, cfg: Any) -> dict:
@@ -434,19 +509,6 @@ class SwinTransformer(nn.Module):
 
     def no_weight_decay(self) -> set:
         return {"absolute_pos_embed", "relative_position_bias_table"}
-
-    def forward_features(self, images: Any) -> Any:
-        x = self.patch_embed(to_model_input(images))
-        if self.ape:
-            x = x + self.absolute_pos_embed
-        x = self.pos_drop(x)
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def forward(self, images: Any, labels: Optional[Any] = None) -> dict:
-        logits = pooled_logits(self, self.forward_features(images))
-        return classification_output(logits, labels, self.loss_func, self.training)
 
     @staticmethod
     def set_pipeline_stage_id(model: Any) -> None:

@@ -14,34 +14,21 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from libai.config import configurable
-from libai.layers import MLP, DropPath, LayerNorm, Linear, PatchEmbedding
+from libai.layers import MLP, DropPath, LayerNorm, Linear
 from libai.models.swin_transformer import (
-    BasicLayer,
-    PatchMerging,
     add_window_mask,
     block_window,
-    pooled_logits,
     relative_position_index,
     set_swin_pipeline_stages,
-    stage_resolutions,
     window_mask_buffer,
-    window_partition,
-    window_reverse,
 )
 from libai.models.utils.pipeline import set_activation_checkpoints
 from libai.models.utils.vision import (
     accepts_mapping_cfg,
     add_leading_broadcast,
-    broadcast_sbp,
     cfg_kwargs,
-    classification_output,
-    drop_path_rates,
     global_buffer,
     global_param,
-    init_linear_and_norm,
-    init_patch_embedding,
-    to_model_input,
-    trunc_normal_,
 )
 from libai.utils import distributed as dist
 from libai.utils.oneflow_env import flow
@@ -175,21 +162,7 @@ class SwinTransformerBlockV2(nn.Module):
         self.register_buffer("attn_mask", mask)
 
     def window_attention(self, x: Any) -> Any:
-        h, w = self.input_resolution
-        b, length, c = x.shape
-        if length != h * w:
-            raise ValueError(
-                f"SwinV2 block expects {h}x{w}={h * w} tokens, got {length} (input_resolution mismatch)"
-            )
-        x = x.view(b, h, w, c)
-        shift = self.shift_size
-        if shift > 0:
-            x = flow.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-        windows = self.attn(window_partition(x, self.window_size), self.attn_mask)
-        x = window_reverse(windows, self.window_size, h, w)
-        if shift > 0:
-            x = flow.roll(x, shifts=(shift, shift), dims=(1, 2))
-        return x.reshape(b, h * w, c)
+        return shifted_window_attention(self, x, "SwinV2")
 
     def forward(self, x: Any) -> Any:
         x = x.to_global(placement=dist.get_layer_placement(self.layer_idx))
@@ -219,7 +192,7 @@ _CFG_KEYS = [
 ]
 
 
-class SwinTransformerV2(nn.Module):
+class SwinTransformerV2(_SwinClassifier):
     """SwinV2 classifier: ``forward(images, labels=None)`` as :class:`SwinTransformer`.
 
     Args are LiBai's (``configs/common/models/swinv2/*.py``): img_size, patch_size,
@@ -262,73 +235,39 @@ class SwinTransformerV2(nn.Module):
                 f"SwinTransformerV2: depths={depths}, num_heads={num_heads} and "
                 f"pretrained_window_sizes={pretrained_window_sizes} need one entry per stage"
             )
-        self.num_classes = num_classes
-        self.num_layers = len(depths)
-        self.embed_dim = embed_dim
-        self.ape = ape
-        self.num_features = int(embed_dim * 2 ** (self.num_layers - 1))
-        self.loss_func = loss_func
-        self.patch_embed = PatchEmbedding(
+
+        def block(stage, dim, resolution, shift, dpr, layer_idx):
+            return SwinTransformerBlockV2(
+                dim,
+                resolution,
+                num_heads[stage],
+                window_size=window_size,
+                shift_size=shift,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                drop=drop_rate,
+                attn_drop=attn_drop_rate,
+                drop_path=dpr,
+                pretrained_window_size=pretrained_window_sizes[stage],
+                layer_idx=layer_idx,
+            )
+
+        self._build(
             img_size=img_size,
             patch_size=patch_size,
             in_chans=in_chans,
+            num_classes=num_classes,
             embed_dim=embed_dim,
-            norm_layer=(lambda d: LayerNorm(d, layer_idx=0)) if patch_norm else None,
+            depths=depths,
+            window_size=window_size,
+            drop_rate=drop_rate,
+            drop_path_rate=drop_path_rate,
+            ape=ape,
+            patch_norm=patch_norm,
+            loss_func=loss_func,
+            make_block=block,
+            merge_post_norm=True,
         )
-        self.patches_resolution = self.patch_embed.grid_size
-        if ape:
-            self.absolute_pos_embed = nn.Parameter(
-                flow.zeros(
-                    1,
-                    self.patch_embed.num_patches,
-                    embed_dim,
-                    placement=dist.get_layer_placement(0),
-                    sbp=broadcast_sbp(),
-                )
-            )
-            trunc_normal_(self.absolute_pos_embed, std=0.02)
-        self.pos_drop = nn.Dropout(p=drop_rate)
-
-        rates = drop_path_rates(drop_path_rate, sum(depths))
-        resolutions = stage_resolutions(self.patches_resolution, self.num_layers)
-        self.layers = nn.ModuleList()
-        offset = 0
-        for i in range(self.num_layers):
-            dim = int(embed_dim * 2**i)
-
-            def block(j, layer_idx, dpr, i=i, dim=dim):
-                return SwinTransformerBlockV2(
-                    dim,
-                    resolutions[i],
-                    num_heads[i],
-                    window_size=window_size,
-                    shift_size=0 if j % 2 == 0 else window_size // 2,
-                    mlp_ratio=mlp_ratio,
-                    qkv_bias=qkv_bias,
-                    drop=drop_rate,
-                    attn_drop=attn_drop_rate,
-                    drop_path=dpr,
-                    pretrained_window_size=pretrained_window_sizes[i],
-                    layer_idx=layer_idx,
-                )
-
-            downsample = None
-            if i < self.num_layers - 1:
-                downsample = PatchMerging(
-                    resolutions[i], dim, post_norm=True, layer_idx=offset + depths[i] - 1
-                )
-            self.layers.append(
-                BasicLayer(block, depths[i], rates[offset : offset + depths[i]], downsample, offset)
-            )
-            offset += depths[i]
-        self.norm = LayerNorm(self.num_features, layer_idx=-1)
-        self.head = (
-            Linear(self.num_features, num_classes, layer_idx=-1)
-            if num_classes > 0
-            else nn.Identity()
-        )
-        self.apply(init_linear_and_norm)
-        init_patch_embedding(self.patch_embed)
         # Residual post-norms start at zero, so every block starts as the identity.
         for layer in self.layers:
             for blk in layer.blocks:
@@ -342,19 +281,6 @@ class SwinTransformerV2(nn.Module):
 
     def no_weight_decay(self) -> set:
         return {"absolute_pos_embed", "cpb_mlp", "logit_scale"}
-
-    def forward_features(self, images: Any) -> Any:
-        x = self.patch_embed(to_model_input(images))
-        if self.ape:
-            x = x + self.absolute_pos_embed
-        x = self.pos_drop(x)
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def forward(self, images: Any, labels: Optional[Any] = None) -> dict:
-        logits = pooled_logits(self, self.forward_features(images))
-        return classification_output(logits, labels, self.loss_func, self.training)
 
     @staticmethod
     def set_pipeline_stage_id(model: Any) -> None:
