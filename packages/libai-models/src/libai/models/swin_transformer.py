@@ -6,8 +6,9 @@ width) -> LayerNorm -> mean over tokens -> linear head. Parameter names follow
 LiBai's (and the original) Swin: ``layers.{i}.blocks.{j}.attn.qkv``,
 ``layers.{i}.downsample`` at the end of stage ``i``, ``head``.
 
-The window helpers and :class:`PatchMerging` are shared with
-:mod:`libai.models.swin_transformer_v2`.
+The window helpers, :class:`PatchMerging` and the private bases ``_WindowBlock`` (window
+geometry, shift mask, shifted-window pass) and ``_SwinClassifier`` (embedding, stages,
+norm, head, forward) are shared with :mod:`libai.models.swin_transformer_v2`.
 """
 
 from __future__ import annotations
@@ -107,29 +108,6 @@ def block_window(input_resolution: Sequence[int], window_size: int, shift_size: 
     return window_size, shift_size
 
 
-def shifted_window_attention(block: Any, x: Any, label: str) -> Any:
-    """(B, H*W, C) -> ``block.attn`` over (shifted) windows, same shape (Swin V1 and V2).
-
-    ``block`` carries ``input_resolution``, ``window_size``, ``shift_size``, ``attn`` and
-    ``attn_mask``; ``label`` names the model in the error for a wrong token count.
-    """
-    h, w = block.input_resolution
-    b, length, c = x.shape
-    if length != h * w:
-        raise ValueError(
-            f"{label} block expects {h}x{w}={h * w} tokens, got {length} (input_resolution mismatch)"
-        )
-    x = x.view(b, h, w, c)
-    shift = block.shift_size
-    if shift > 0:
-        x = flow.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-    windows = block.attn(window_partition(x, block.window_size), block.attn_mask)
-    x = window_reverse(windows, block.window_size, h, w)
-    if shift > 0:
-        x = flow.roll(x, shifts=(shift, shift), dims=(1, 2))
-    return x.reshape(b, h * w, c)
-
-
 # -- blocks --------------------------------------------------------------------------
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside windows with a learned relative position bias."""
@@ -185,7 +163,59 @@ class WindowAttention(nn.Module):
         return self.proj_drop(self.proj(x))
 
 
-class SwinTransformerBlock(nn.Module):
+class _WindowBlock(nn.Module):
+    """What V1 and V2 blocks share: window geometry, the shift mask buffer and the
+    shifted-window attention pass. Each subclass creates its norms, attention and MLP in
+    its own order (state_dict order depends on it) between :meth:`_init_window` and
+    :meth:`_register_attn_mask`."""
+
+    # Names the model in the error for a wrong token count.
+    _label = "Swin"
+
+    def _init_window(
+        self,
+        dim: int,
+        input_resolution: Sequence[int],
+        window_size: int,
+        shift_size: int,
+        layer_idx: int,
+    ) -> None:
+        self.dim = dim
+        self.input_resolution = tuple(input_resolution)
+        self.layer_idx = layer_idx
+        self.window_size, self.shift_size = block_window(input_resolution, window_size, shift_size)
+
+    def _register_attn_mask(self, num_heads: int) -> None:
+        mask = window_mask_buffer(
+            self.input_resolution, self.window_size, self.shift_size, num_heads, self.layer_idx
+        )
+        self.register_buffer("attn_mask", mask)
+
+    def _to_layer(self, x: Any) -> Any:
+        """Move the input onto this block's pipeline stage."""
+        return x.to_global(placement=dist.get_layer_placement(self.layer_idx))
+
+    def window_attention(self, x: Any) -> Any:
+        """(B, H*W, C) -> shifted-window attention output of the same shape."""
+        h, w = self.input_resolution
+        b, length, c = x.shape
+        if length != h * w:
+            raise ValueError(
+                f"{self._label} block expects {h}x{w}={h * w} tokens, got {length} "
+                "(input_resolution mismatch)"
+            )
+        x = x.view(b, h, w, c)
+        shift = self.shift_size
+        if shift > 0:
+            x = flow.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+        windows = self.attn(window_partition(x, self.window_size), self.attn_mask)
+        x = window_reverse(windows, self.window_size, h, w)
+        if shift > 0:
+            x = flow.roll(x, shifts=(shift, shift), dims=(1, 2))
+        return x.reshape(b, h * w, c)
+
+
+class SwinTransformerBlock(_WindowBlock):
     """Pre-norm block: ``x + W-MSA(LN(x))`` then ``x + MLP(LN(x))`` on (B, H*W, C)."""
 
     def __init__(
@@ -204,10 +234,7 @@ class SwinTransformerBlock(nn.Module):
         layer_idx: int = 0,
     ) -> None:
         super().__init__()
-        self.dim = dim
-        self.input_resolution = tuple(input_resolution)
-        self.layer_idx = layer_idx
-        self.window_size, self.shift_size = block_window(input_resolution, window_size, shift_size)
+        self._init_window(dim, input_resolution, window_size, shift_size, layer_idx)
         self.norm1 = LayerNorm(dim, layer_idx=layer_idx)
         self.attn = WindowAttention(
             dim,
@@ -222,17 +249,10 @@ class SwinTransformerBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.norm2 = LayerNorm(dim, layer_idx=layer_idx)
         self.mlp = MLP(dim, int(dim * mlp_ratio), output_dropout_prob=drop, layer_idx=layer_idx)
-        mask = window_mask_buffer(
-            self.input_resolution, self.window_size, self.shift_size, num_heads, layer_idx
-        )
-        self.register_buffer("attn_mask", mask)
-
-    def window_attention(self, x: Any) -> Any:
-        """(B, H*W, C) -> shifted-window attention output of the same shape."""
-        return shifted_window_attention(self, x, "Swin")
+        self._register_attn_mask(num_heads)
 
     def forward(self, x: Any) -> Any:
-        x = x.to_global(placement=dist.get_layer_placement(self.layer_idx))
+        x = self._to_layer(x)
         x = x + self.drop_path(self.window_attention(self.norm1(x)))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
@@ -352,13 +372,15 @@ class _SwinClassifier(nn.Module):
         ape: bool,
         patch_norm: bool,
         loss_func: Optional[Callable],
-        make_block: Callable[..., nn.Module],
+        block_type: type,
+        block_kwargs: dict,
+        stage_kwargs: Sequence[dict],
         merge_post_norm: bool,
     ) -> None:
-        """Create every submodule in the order of the original models (state_dict keys and
-        the random initialisation order depend on it). ``make_block(stage, dim, resolution,
-        shift_size, drop_path, layer_idx)`` returns one block; odd blocks of a stage shift
-        by half a window."""
+        """Create every submodule in a fixed order (state_dict keys and the random
+        initialisation order depend on it). Block ``j`` of stage ``i`` is
+        ``block_type(dim, resolution, window_size=, shift_size=, drop_path=, layer_idx=,
+        **block_kwargs, **stage_kwargs[i])``; odd blocks shift by half a window."""
         self.num_classes = num_classes
         self.num_layers = len(depths)
         self.embed_dim = embed_dim
@@ -394,8 +416,16 @@ class _SwinClassifier(nn.Module):
             dim = int(embed_dim * 2**i)
 
             def block(j, layer_idx, dpr, i=i, dim=dim):
-                shift = 0 if j % 2 == 0 else window_size // 2
-                return make_block(i, dim, resolutions[i], shift, dpr, layer_idx)
+                return block_type(
+                    dim,
+                    resolutions[i],
+                    window_size=window_size,
+                    shift_size=0 if j % 2 == 0 else window_size // 2,
+                    drop_path=dpr,
+                    layer_idx=layer_idx,
+                    **block_kwargs,
+                    **stage_kwargs[i],
+                )
 
             downsample = None
             if i < self.num_layers - 1:
@@ -469,23 +499,6 @@ class SwinTransformer(_SwinClassifier):
             raise ValueError(
                 f"SwinTransformer: depths={depths} and num_heads={num_heads} need one entry per stage"
             )
-
-        def block(stage, dim, resolution, shift, dpr, layer_idx):
-            return SwinTransformerBlock(
-                dim,
-                resolution,
-                num_heads[stage],
-                window_size=window_size,
-                shift_size=shift,
-                mlp_ratio=mlp_ratio,
-                qkv_bias=qkv_bias,
-                qk_scale=qk_scale,
-                drop=drop_rate,
-                attn_drop=attn_drop_rate,
-                drop_path=dpr,
-                layer_idx=layer_idx,
-            )
-
         self._build(
             img_size=img_size,
             patch_size=patch_size,
@@ -499,7 +512,15 @@ class SwinTransformer(_SwinClassifier):
             ape=ape,
             patch_norm=patch_norm,
             loss_func=loss_func,
-            make_block=block,
+            block_type=SwinTransformerBlock,
+            block_kwargs=dict(
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                qk_scale=qk_scale,
+                drop=drop_rate,
+                attn_drop=attn_drop_rate,
+            ),
+            stage_kwargs=[dict(num_heads=heads) for heads in num_heads],
             merge_post_norm=False,
         )
 

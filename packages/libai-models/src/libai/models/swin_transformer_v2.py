@@ -16,11 +16,11 @@ import numpy as np
 from libai.config import configurable
 from libai.layers import MLP, DropPath, LayerNorm, Linear
 from libai.models.swin_transformer import (
+    _SwinClassifier,
+    _WindowBlock,
     add_window_mask,
-    block_window,
     relative_position_index,
     set_swin_pipeline_stages,
-    window_mask_buffer,
 )
 from libai.models.utils.pipeline import set_activation_checkpoints
 from libai.models.utils.vision import (
@@ -30,7 +30,6 @@ from libai.models.utils.vision import (
     global_buffer,
     global_param,
 )
-from libai.utils import distributed as dist
 from libai.utils.oneflow_env import flow
 
 nn = flow.nn
@@ -119,8 +118,10 @@ class WindowAttentionV2(nn.Module):
         return self.proj_drop(self.proj(x))
 
 
-class SwinTransformerBlockV2(nn.Module):
+class SwinTransformerBlockV2(_WindowBlock):
     """Residual post-norm block: ``x + LN(W-MSA(x))`` then ``x + LN(MLP(x))``."""
+
+    _label = "SwinV2"
 
     def __init__(
         self,
@@ -138,10 +139,7 @@ class SwinTransformerBlockV2(nn.Module):
         layer_idx: int = 0,
     ) -> None:
         super().__init__()
-        self.dim = dim
-        self.input_resolution = tuple(input_resolution)
-        self.layer_idx = layer_idx
-        self.window_size, self.shift_size = block_window(input_resolution, window_size, shift_size)
+        self._init_window(dim, input_resolution, window_size, shift_size, layer_idx)
         self.attn = WindowAttentionV2(
             dim,
             self.window_size,
@@ -156,16 +154,10 @@ class SwinTransformerBlockV2(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.mlp = MLP(dim, int(dim * mlp_ratio), output_dropout_prob=drop, layer_idx=layer_idx)
         self.norm2 = LayerNorm(dim, layer_idx=layer_idx)
-        mask = window_mask_buffer(
-            self.input_resolution, self.window_size, self.shift_size, num_heads, layer_idx
-        )
-        self.register_buffer("attn_mask", mask)
-
-    def window_attention(self, x: Any) -> Any:
-        return shifted_window_attention(self, x, "SwinV2")
+        self._register_attn_mask(num_heads)
 
     def forward(self, x: Any) -> Any:
-        x = x.to_global(placement=dist.get_layer_placement(self.layer_idx))
+        x = self._to_layer(x)
         x = x + self.drop_path(self.norm1(self.window_attention(x)))
         return x + self.drop_path(self.norm2(self.mlp(x)))
 
@@ -235,23 +227,6 @@ class SwinTransformerV2(_SwinClassifier):
                 f"SwinTransformerV2: depths={depths}, num_heads={num_heads} and "
                 f"pretrained_window_sizes={pretrained_window_sizes} need one entry per stage"
             )
-
-        def block(stage, dim, resolution, shift, dpr, layer_idx):
-            return SwinTransformerBlockV2(
-                dim,
-                resolution,
-                num_heads[stage],
-                window_size=window_size,
-                shift_size=shift,
-                mlp_ratio=mlp_ratio,
-                qkv_bias=qkv_bias,
-                drop=drop_rate,
-                attn_drop=attn_drop_rate,
-                drop_path=dpr,
-                pretrained_window_size=pretrained_window_sizes[stage],
-                layer_idx=layer_idx,
-            )
-
         self._build(
             img_size=img_size,
             patch_size=patch_size,
@@ -265,7 +240,17 @@ class SwinTransformerV2(_SwinClassifier):
             ape=ape,
             patch_norm=patch_norm,
             loss_func=loss_func,
-            make_block=block,
+            block_type=SwinTransformerBlockV2,
+            block_kwargs=dict(
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                drop=drop_rate,
+                attn_drop=attn_drop_rate,
+            ),
+            stage_kwargs=[
+                dict(num_heads=heads, pretrained_window_size=pws)
+                for heads, pws in zip(num_heads, pretrained_window_sizes)
+            ],
             merge_post_norm=True,
         )
         # Residual post-norms start at zero, so every block starts as the identity.
