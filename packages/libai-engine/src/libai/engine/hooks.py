@@ -487,8 +487,3 @@ def generate_text(
     finally:
         model.train(was_training)
     return tokenizer.decode(ids)
-
-
-def generate_greedy(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
-    """Return ``prompt`` continued by ``max_new_tokens`` greedy (argmax) tokens."""
-    return generate_text(model, tokenizer, prompt, max_new_tokens)
