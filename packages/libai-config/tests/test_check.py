@@ -99,9 +99,9 @@ def test_every_problem_at_once_with_paths_and_nearest_names() -> None:
         f"model: missing required argument 'hidden_size' for {here}.Model; set model.hidden_size",
         f"loaders[0]: target {here}.NOT_CALLABLE is not callable (it is a int); "
         "_target_ must name a class or function",
-        "loaders[1].inner: target 'json.dumsp': cannot import 'json.dumsp': json has no "
-        "attribute 'dumsp'; did you mean json.dump, json.dumps?",
-        "gone: target 'no_such_module_xyz.Thing': cannot import 'no_such_module_xyz.Thing': "
+        "loaders[1].inner: target 'json.dumsp': cannot locate 'json.dumsp': 'json' has no "
+        "attribute 'dumsp'; did you mean 'json.dump', 'json.dumps'?",
+        "gone: target 'no_such_module_xyz.Thing': cannot locate 'no_such_module_xyz.Thing': "
         "no module named 'no_such_module_xyz'",
     ]
     with pytest.raises(ConfigCheckError) as info:
@@ -151,8 +151,8 @@ def test_the_colon_import_spelling_resolves() -> None:
     )
     found = messages(cfg)
     assert found[0] == (
-        "b: target 'os.path:jion': cannot import 'os.path:jion': os.path has no attribute "
-        "'jion'; did you mean os.path.join?"
+        "b: target 'os.path:jion': cannot locate 'os.path:jion': 'os.path' has no attribute "
+        "'jion'; did you mean 'os.path.join'?"
     )
     # "<identifier>:<name>" is a registry reference; the error says how to write an import path.
     assert found[1].startswith("c: target 'json:dumps': unknown registry group 'json'")

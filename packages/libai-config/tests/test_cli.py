@@ -180,8 +180,8 @@ def test_diff(site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 0
     assert json.loads(out) == [
         {"key": "model.width", "change": "changed", "a": 3, "b": 4},
-        {"key": "x.k", "change": "removed", "a": 1, "b": None},
-        {"key": "y.k", "change": "added", "a": None, "b": 1},
+        {"key": "x", "change": "removed", "a": {"k": 1}, "b": None},
+        {"key": "y", "change": "added", "a": None, "b": {"k": 1}},
     ]
     code, out, _ = run(capsys, "diff", str(a), str(a))
     assert code == 0 and "no differences" in out

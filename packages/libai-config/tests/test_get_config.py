@@ -19,6 +19,8 @@ TRAIN_KEYS = {
     "train_samples",
     "warmup_ratio",
     "start_iter",
+    "resume",
+    "hooks",
     "amp",
     "activation_checkpoint",
     "nccl_fusion_threshold_mb",
@@ -47,6 +49,9 @@ def test_builtin_train_config_has_libai_keys():
         "pipeline_parallel_size",
         "pipeline_num_layers",
         "custom_pipeline_stage_id",
+        "device_type",
+        "num_nodes",
+        "num_gpus_per_node",
     }
     assert set(train.checkpointer.keys()) == {"period", "max_to_keep", "save_model_after_n_epoch"}
     assert set(train.evaluation.keys()) == {
@@ -55,6 +60,7 @@ def test_builtin_train_config_has_libai_keys():
         "eval_period",
         "eval_after_train",
         "eval_iter",
+        "eval_after_n_epoch",
         "eval_metric",
         "eval_mode",
     }

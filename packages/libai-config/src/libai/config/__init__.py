@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .arguments import default_argument_parser
+from .cfg_keys import reads_cfg
 from .configurable import configurable, try_get_key
 from .engine_args import engine_supplied
 from .errors import (
@@ -21,6 +22,7 @@ from .errors import (
     ConfigSaveError,
     ConfigSyntaxError,
     InstantiationError,
+    TargetError,
     TargetResolutionError,
 )
 from .get_config import get_config
@@ -38,6 +40,7 @@ __all__ = [
     "InstantiationError",
     "LazyCall",
     "LazyConfig",
+    "TargetError",
     "TargetResolutionError",
     "configurable",
     "default_argument_parser",
@@ -45,6 +48,7 @@ __all__ = [
     "get_config",
     "hookimpl",
     "instantiate",
+    "reads_cfg",
     "try_get_key",
 ]
 

@@ -24,6 +24,7 @@ __all__ = [
     "Override",
     "OverrideError",
     "OverrideKind",
+    "UnknownKeyError",
     "parse_override",
     "render_value",
 ]
@@ -40,6 +41,20 @@ class OverrideError(ConfigError, ValueError):
         super().__init__(message)
         self.override = override
         self.column = column
+
+
+class UnknownKeyError(OverrideError, KeyError):
+    """An override names a key the config does not have (and its target does not accept).
+
+    Also a :class:`KeyError`, which LiBai's callers catch; ``key`` is the dotted key.
+    """
+
+    def __init__(self, message: str, override: str = "", key: str = "") -> None:
+        super().__init__(message, override)
+        self.key = key
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
 
 
 class OverrideKind(str, enum.Enum):

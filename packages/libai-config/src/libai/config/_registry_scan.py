@@ -7,15 +7,13 @@ manager, and reads only metadata.
 
 from __future__ import annotations
 
-import importlib
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-GROUP_PREFIX = "libai."
+from libai.config._state import LOCK
 
-_scan_lock = threading.RLock()
+GROUP_PREFIX = "libai."
 
 
 def normalize_dist_name(name: str) -> str:
@@ -30,29 +28,6 @@ def is_missing_module(exc: ModuleNotFoundError, module: str) -> bool:
     that must reach the user unchanged.
     """
     return exc.name is not None and (module == exc.name or module.startswith(exc.name + "."))
-
-
-def import_target(value: str) -> Any:
-    """Import ``"module:attr.sub"`` (entry-point syntax) or ``"module.attr"``."""
-    if ":" in value:
-        module_name, _, attrs = value.partition(":")
-        obj = importlib.import_module(module_name)
-        for attr in attrs.split("."):
-            obj = getattr(obj, attr)
-        return obj
-    parts = value.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError as exc:
-            # Only "this prefix is not a module" means: try a shorter prefix.
-            if not is_missing_module(exc, ".".join(parts[:cut])):
-                raise
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise ModuleNotFoundError(f"No module named {parts[0]!r}", name=parts[0])
 
 
 @dataclass(frozen=True)
@@ -99,7 +74,7 @@ def scan_entry_points() -> list[EntryPointRecord]:
     Reads metadata only; one scan serves both the registry and the plugin manager.
     """
     global _scan_cache
-    with _scan_lock:
+    with LOCK:
         if _scan_cache is None:
             import importlib_metadata  # imported here: `--help` of the CLI must stay fast
 
@@ -123,5 +98,5 @@ def scan_entry_points() -> list[EntryPointRecord]:
 def clear_scan_cache() -> None:
     """Forget the scan (after installing or removing a distribution)."""
     global _scan_cache
-    with _scan_lock:
+    with LOCK:
         _scan_cache = None

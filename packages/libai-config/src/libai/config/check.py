@@ -10,7 +10,11 @@ against the target's signature. It reports, each with its config path:
 - an unknown argument, with the nearest valid names;
 - a missing required argument (unless the engine supplies it: targets declare
   those with :func:`libai.config.engine_args.engine_supplied`);
-- a value left as ``???`` (omegaconf's mandatory missing value).
+- a value left as ``???`` (omegaconf's mandatory missing value);
+- a value that clearly does not fit its parameter (``lr='abc'``), see
+  :mod:`libai.config._value_types`;
+- a key of a model's ``cfg=`` dict that the model does not declare it reads
+  (:func:`libai.config.cfg_keys.reads_cfg`), with the nearest declared names.
 
 ``**kwargs`` in a signature accepts any name. Targets decorated with LiBai's
 ``configurable`` accept either ``cfg=`` (checked against ``from_config``, whose
@@ -22,16 +26,18 @@ unclaimed arguments go on to ``__init__``) or explicit ``__init__`` arguments.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from libai.config import registry
 from libai.config._nearest import nearest
-from libai.config._registry_scan import is_missing_module
+from libai.config._value_types import expected_kinds, type_hints, value_mismatch
+from libai.config.cfg_keys import declared_cfg_keys
 from libai.config.engine_args import engine_supplied_args
+from libai.config.errors import TargetError
+from libai.config.signatures import accepts_any_keyword, keyword_parameters, signature_of
+from libai.config.targets import resolve_target
 
 TARGET_KEY = "_target_"
 RECURSIVE_KEY = "_recursive_"
@@ -42,7 +48,9 @@ class Problem:
     """One thing wrong with a config: where, what kind, and what would be right.
 
     ``kind`` is one of ``unresolved``, ``not-callable``, ``unknown-argument``,
-    ``missing-argument``, ``missing-value``.
+    ``missing-argument``, ``missing-value``, ``wrong-type`` (a value that
+    clearly does not fit the parameter), ``unknown-cfg-key`` (a key of LiBai's
+    ``cfg=`` dict that the model does not declare it reads).
     """
 
     path: str
@@ -130,77 +138,6 @@ def describe_target(target: Any) -> str:
     return repr(target)
 
 
-def _locate_dotted(path: str) -> Any:
-    """Import a dotted path; the error names the nearest attributes of the deepest module."""
-    if ":" in path:  # "package.module:Attr.sub", the entry-point spelling
-        module_name, _, attrs = path.partition(":")
-        parts = module_name.split(".") + attrs.split(".")
-        first_cut = len(module_name.split("."))
-    else:
-        parts = path.split(".")
-        first_cut = len(parts)
-    module: Any = None
-    cut = 0
-    for cut in range(first_cut, 0, -1):
-        name = ".".join(parts[:cut])
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if is_missing_module(exc, name):
-                continue
-            raise ImportError(f"cannot import {path!r}: importing {name} failed: {exc}") from exc
-        except Exception as exc:
-            raise ImportError(
-                f"cannot import {path!r}: importing {name} raised {type(exc).__name__}: {exc}"
-            ) from exc
-        break
-    if module is None:
-        raise ImportError(f"cannot import {path!r}: no module named {parts[0]!r}")
-    obj = module
-    for depth, attr in enumerate(parts[cut:]):
-        if not hasattr(obj, attr):
-            where = ".".join(parts[: cut + depth])
-            public = [n for n in dir(obj) if not n.startswith("_")]
-            near = nearest(attr, public)
-            hint = f"; did you mean {', '.join(f'{where}.{n}' for n in near)}?" if near else ""
-            raise ImportError(f"cannot import {path!r}: {where} has no attribute {attr!r}{hint}")
-        obj = getattr(obj, attr)
-    return obj
-
-
-def resolve_target(target: Any) -> Any:
-    """The callable a ``_target_`` names (objects are returned as they are).
-
-    :raises registry.RegistryError: an unresolvable registry reference.
-    :raises ImportError: a dotted path that does not import (nearest names in the message).
-    """
-    if not isinstance(target, str):
-        return target
-    if registry.is_reference(target):
-        return registry.resolve_reference(target)
-    return _locate_dotted(target)
-
-
-def _signature(target: Any) -> inspect.Signature | None:
-    try:
-        return inspect.signature(target)
-    except (TypeError, ValueError):
-        # Some builtins have no introspectable signature: nothing to check against.
-        return None
-
-
-def _keyword_params(sig: inspect.Signature) -> dict[str, inspect.Parameter]:
-    return {
-        name: p
-        for name, p in sig.parameters.items()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)
-    }
-
-
-def _accepts_any(sig: inspect.Signature) -> bool:
-    return any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-
-
 def _required(params: dict[str, inspect.Parameter]) -> list[str]:
     return [name for name, p in params.items() if p.default is p.empty]
 
@@ -212,12 +149,12 @@ def _engine_args(target: Any) -> frozenset[str]:
 
 
 def _check_arguments(path: str, target: Any, given: list[str]) -> list[Problem]:
-    sig = _signature(target)
+    sig = signature_of(target)
     if sig is None:
         return []
     name = describe_target(target)
-    params = _keyword_params(sig)
-    accepts_any = _accepts_any(sig)
+    params = keyword_parameters(sig)
+    accepts_any = accepts_any_keyword(sig)
     engine = _engine_args(target)
     required = _required(params)
 
@@ -225,11 +162,11 @@ def _check_arguments(path: str, target: Any, given: list[str]) -> list[Problem]:
     if callable(from_config) and "cfg" in given:
         # LiBai's `configurable`: cfg= goes through from_config, whose
         # arguments are taken from the call; anything else goes to __init__.
-        fc_sig = _signature(from_config)
+        fc_sig = signature_of(from_config)
         if fc_sig is not None:
-            fc_params = _keyword_params(fc_sig)
+            fc_params = keyword_parameters(fc_sig)
             params = {**params, **fc_params}
-            accepts_any = accepts_any or _accepts_any(fc_sig)
+            accepts_any = accepts_any or accepts_any_keyword(fc_sig)
             required = _required(fc_params)
 
     problems = []
@@ -282,7 +219,7 @@ def check_call(path: str, node: Any) -> list[Problem]:
     target = items[TARGET_KEY]
     try:
         obj = resolve_target(target)
-    except (registry.RegistryError, ImportError) as exc:
+    except TargetError as exc:
         return [Problem(path, "unresolved", f"target {target!r}: {exc}")]
     if not callable(obj):
         return [
@@ -294,7 +231,56 @@ def check_call(path: str, node: Any) -> list[Problem]:
             )
         ]
     given = [key for key in items if not _is_meta(key)]
-    return _check_arguments(path, obj, given) + _missing_values(path, node)
+    return (
+        _check_arguments(path, obj, given)
+        + _check_values(path, obj, items)
+        + _check_cfg_keys(path, obj, items.get("cfg"))
+        + _missing_values(path, node)
+    )
+
+
+def _check_values(path: str, target: Any, items: dict[Any, Any]) -> list[Problem]:
+    """Scalars that clearly do not fit the parameter's annotation or default's type."""
+    sig = signature_of(target)
+    if sig is None:
+        return []
+    params = keyword_parameters(sig)
+    hints: dict | None = None
+    problems = []
+    for key, value in items.items():
+        if _is_meta(key) or key not in params or _is_mapping(value) or _is_sequence(value):
+            continue
+        if hints is None:
+            hints = type_hints(target)
+        kinds = expected_kinds(target, params[key], hints)
+        mismatch = value_mismatch(value, kinds)
+        if mismatch is not None:
+            problems.append(Problem(_join(path, key), "wrong-type", mismatch))
+    return problems
+
+
+def _check_cfg_keys(path: str, target: Any, cfg: Any) -> list[Problem]:
+    """Keys of LiBai's ``cfg=`` dict that the target does not declare it reads."""
+    if cfg is None or not _is_mapping(cfg) or any(k == TARGET_KEY for k, _ in _items(cfg)):
+        return []
+    declared = declared_cfg_keys(target)
+    if declared is None:
+        return []
+    name = describe_target(target)
+    problems = []
+    for key, _ in _items(cfg):
+        if key in declared:
+            continue
+        near = nearest(str(key), declared)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        problems.append(
+            Problem(
+                _join(_join(path, "cfg"), key),
+                "unknown-cfg-key",
+                f"{name} reads no cfg key {key!r}{hint} (it would be ignored)",
+            )
+        )
+    return problems
 
 
 def check_config(cfg: Any) -> list[Problem]:

@@ -28,7 +28,7 @@ from typing import Any, Iterator, Mapping
 
 from omegaconf import DictConfig, ListConfig
 
-__all__ = ["ConfigDiff", "DottedPath", "diff"]
+__all__ = ["ConfigDiff", "DottedPath", "diff", "jsonable", "path_sort_key"]
 
 
 class DottedPath(str):
@@ -61,10 +61,10 @@ class ConfigDiff:
         """A JSON-serialisable dict: ``{"added": {...}, "removed": {...},
         "changed": {path: {"old": ..., "new": ...}}}``, each sorted by path."""
         return {
-            "added": {p: _jsonable(self.added[p]) for p in _sorted(self.added)},
-            "removed": {p: _jsonable(self.removed[p]) for p in _sorted(self.removed)},
+            "added": {p: jsonable(self.added[p]) for p in _sorted(self.added)},
+            "removed": {p: jsonable(self.removed[p]) for p in _sorted(self.removed)},
             "changed": {
-                p: {"old": _jsonable(self.changed[p][0]), "new": _jsonable(self.changed[p][1])}
+                p: {"old": jsonable(self.changed[p][0]), "new": jsonable(self.changed[p][1])}
                 for p in _sorted(self.changed)
             },
         }
@@ -78,7 +78,7 @@ class ConfigDiff:
         lines = []
         entries = [(p, "+") for p in self.added] + [(p, "-") for p in self.removed]
         entries += [(p, "~") for p in self.changed]
-        for path, mark in sorted(entries, key=lambda e: _path_key(e[0])):
+        for path, mark in sorted(entries, key=lambda e: path_sort_key(e[0])):
             shown = path or "<root>"
             if mark == "+":
                 lines.append(f"+ {shown}: {_show(self.added[path])}")
@@ -215,24 +215,24 @@ def _names_callable(text: str, dotted: str) -> bool:
 # --------------------------------------------------------------------------
 
 
-def _path_key(path: str) -> list[tuple[int, Any]]:
+def path_sort_key(path: str) -> list[tuple[int, Any]]:
     """Sort ``a.2`` before ``a.10``, and numbers before names."""
     return [(0, int(p)) if p.isdigit() else (1, p) for p in path.split(".")] if path else []
 
 
 def _sorted(paths: Mapping[str, Any]) -> Iterator[str]:
-    return iter(sorted(paths, key=_path_key))
+    return iter(sorted(paths, key=path_sort_key))
 
 
 def _show(value: Any) -> str:
     return repr(value)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return str(value) if isinstance(value, DottedPath) else value
     if isinstance(value, enum.Enum):

@@ -123,8 +123,30 @@ class InstantiationError(ConfigError):
         self.target = target
 
 
-class TargetResolutionError(InstantiationError, LookupError):
-    """A ``_target_`` string that names no importable object."""
+class TargetError(ConfigError, LookupError, ImportError):
+    """A target string (registry reference or import path) that names no usable object.
+
+    The one error type of :func:`libai.config.targets.resolve_target`, used by
+    ``instantiate``, ``check``, the engine and the CLI. It is both a
+    :class:`LookupError` (the name is unknown) and an :class:`ImportError`
+    (a module on the path failed to import), so callers written against either
+    keep working. ``target`` is the string as written; a failing import is
+    chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, target: Any = None) -> None:
+        super().__init__(message)
+        self.target = target
+
+    def __str__(self) -> str:  # ImportError would show only ``msg``
+        return str(self.args[0]) if self.args else ""
+
+
+class TargetResolutionError(InstantiationError, TargetError):
+    """``instantiate`` met a ``_target_`` that does not resolve; ``path`` says where."""
+
+    def __init__(self, message: str, path: str = "", target: Any = None) -> None:
+        InstantiationError.__init__(self, message, path, target)
 
 
 class ConfigNotFoundError(ConfigError, FileNotFoundError):

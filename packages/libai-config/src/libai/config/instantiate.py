@@ -25,7 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from .errors import InstantiationError, TargetResolutionError
+from .errors import InstantiationError, TargetError, TargetResolutionError
 from .targets import dotted_path, resolve_target
 
 TARGET_KEY = "_target_"
@@ -167,14 +167,18 @@ class _Builder:
         return self._call(spec, kwargs, path), True
 
     def _resolve(self, spec: Any, path: str) -> Any:
-        if not isinstance(spec, str):
+        if isinstance(spec, dict) and TARGET_KEY in spec:
+            # A LazyCall whose target is a LazyCall (detectron2, LiBai): build the
+            # target first, then call what it returned.
+            target = self.build_dict(spec, _child(path, TARGET_KEY), True, None)[0]
+        elif not isinstance(spec, str):
             target = spec
         else:
             target = self._targets.get(spec)
             if target is None:
                 try:
                     target = resolve_target(spec)
-                except Exception as err:
+                except TargetError as err:
                     raise TargetResolutionError(
                         f"failed to instantiate {path or '<root>'}: cannot resolve target "
                         f"{spec!r}: {type(err).__name__}: {err}",
@@ -184,7 +188,7 @@ class _Builder:
                 self._targets[spec] = target
         if not callable(target):
             raise InstantiationError(
-                f"failed to instantiate {path or '<root>'}: target {spec!r} is a "
+                f"failed to instantiate {path or '<root>'}: target {_describe(spec)} is a "
                 f"{type(target).__name__}, not a callable",
                 path,
                 spec,
@@ -198,13 +202,22 @@ class _Builder:
         except InstantiationError:
             raise  # already names the innermost failing node
         except Exception as err:
-            name = spec if isinstance(spec, str) else (dotted_path(spec) or repr(spec))
+            name = _describe(spec)
             raise InstantiationError(
                 f"failed to instantiate {path or '<root>'} (target {name}): "
                 f"{type(err).__name__}: {err}",
                 path,
                 spec,
             ) from err
+
+
+def _describe(spec: Any) -> str:
+    """A target as written, for messages (a nested LazyCall shows its own target)."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict) and TARGET_KEY in spec:
+        return f"the result of {_describe(spec[TARGET_KEY])}(...)"
+    return dotted_path(spec) or repr(spec)
 
 
 def _as_config(value: Any) -> Any:

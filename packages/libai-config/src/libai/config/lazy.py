@@ -40,11 +40,11 @@ class LazyCall:
             (``"oneflow.optim.AdamW"``, ``"oneflow.optim:AdamW"``).
     """
 
-    def __init__(self, target: Union[Callable[..., Any], str]) -> None:
-        if not (callable(target) or isinstance(target, str)):
+    def __init__(self, target: Union[Callable[..., Any], str, DictConfig]) -> None:
+        if not (callable(target) or isinstance(target, str) or _is_lazy_node(target)):
             raise TypeError(
-                f"LazyCall target must be a callable or a string, got {type(target).__name__} "
-                f"{target!r}"
+                f"LazyCall target must be a callable or a string (or a LazyCall node), got "
+                f"{type(target).__name__} {target!r}"
             )
         self._target = target
 
@@ -63,11 +63,13 @@ class LazyCall:
             target = dotted_path(target) or functools.partial(target)
         content = {"_target_": target}
         content.update((k, tuples_to_lists(v)) for k, v in kwargs.items())
-        return DictConfig(content=content, flags={"allow_objects": True})
+        return DictConfig(content=keep_objects(content), flags={"allow_objects": True})
 
     def _describe(self) -> str:
         if isinstance(self._target, str):
             return repr(self._target)
+        if _is_lazy_node(self._target):
+            return f"LazyCall({self._target['_target_']!r})(...)"
         return dotted_path(self._target) or repr(self._target)
 
     def __repr__(self) -> str:
@@ -75,17 +77,44 @@ class LazyCall:
 
 
 def tuples_to_lists(value: Any) -> Any:
-    """``value`` with every tuple inside plain dicts and lists made a list.
+    """``value`` with every plain tuple inside plain dicts and lists made a list.
 
     A config stores sequences as lists (``ListConfig``), as LiBai's did:
     omegaconf >= 2.4 would keep tuples as ``TupleConfig``, which YAML cannot
     write, which compares unequal to the list a saved config reloads as, and
-    whose overrides with a list are deprecated.
+    whose overrides with a list are deprecated. A namedtuple is not a plain
+    tuple: it is an object with its own type and stays one (see :func:`keep_objects`).
     """
-    if isinstance(value, (tuple, list)):
+    kind = type(value)
+    if kind is tuple or kind is list:
         return [tuples_to_lists(v) for v in value]
-    if isinstance(value, dict):
+    if kind is dict:
         return {k: tuples_to_lists(v) for k, v in value.items()}
+    return value
+
+
+def _is_lazy_node(value: Any) -> bool:
+    """A ``LazyCall`` node (a dict config with ``_target_``), usable as another's target."""
+    return isinstance(value, (dict, DictConfig)) and "_target_" in value
+
+
+def keep_objects(value: Any) -> Any:
+    """``value`` with every tuple subclass (a namedtuple) held as an object node.
+
+    omegaconf turns any tuple into a ``ListConfig``, so a namedtuple argument
+    would reach its target as a list. Held in an ``AnyNode`` (objects allowed),
+    it stays that object, as in LiBai and detectron2. Plain dicts and lists are
+    walked; config nodes are left as they are.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {k: keep_objects(v) for k, v in value.items()}
+    if kind is list:
+        return [keep_objects(v) for v in value]
+    if isinstance(value, tuple) and kind is not tuple:
+        from omegaconf.nodes import AnyNode
+
+        return AnyNode(value, flags={"allow_objects": True})
     return value
 
 

@@ -35,6 +35,7 @@ from .errors import (
     ConfigValueError,
     load_error_for,
 )
+from .lazy import keep_objects
 
 # Marks the namespaces of executed config files, so that only their relative
 # imports are handled here; anything else goes to the real ``__import__``.
@@ -97,9 +98,9 @@ def _copy_shared(value: Any, seen: set[int]) -> Any:
         return value
     if isinstance(value, dict):
         return {k: _copy_shared(v, seen) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):  # tuples become lists, as in LazyCall
+    if type(value) in (list, tuple):  # plain tuples become lists, as in LazyCall
         return [_copy_shared(v, seen) for v in value]
-    return value
+    return keep_objects(value)  # a namedtuple stays that object
 
 
 def load_python(path: str) -> dict[str, Any]:

@@ -37,11 +37,13 @@ from typing import Any, Iterator, Sequence, Union
 from omegaconf import DictConfig, ListConfig, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from ._nearest import nearest
 from ._override_syntax import (
     NO_VALUE,
     Override,
     OverrideError,
     OverrideKind,
+    UnknownKeyError,
     parse_override,
     render_value,
 )
@@ -51,6 +53,7 @@ __all__ = [
     "Override",
     "OverrideError",
     "OverrideKind",
+    "UnknownKeyError",
     "apply_overrides",
     "parse_override",
     "render_value",
@@ -155,11 +158,12 @@ def _nearest_message(cfg: DictConfig, key: str) -> str:
     return f"; keys under {where!r}: {shown}" if where else f"; top-level keys: {shown}"
 
 
-def _unknown_key(cfg: DictConfig, override: Override, hint: str = "") -> OverrideError:
-    return OverrideError(
+def _unknown_key(cfg: DictConfig, override: Override, hint: str = "") -> UnknownKeyError:
+    return UnknownKeyError(
         f"unknown key {override.key!r} in override {override.raw!r}"
         f"{_nearest_message(cfg, override.key)}{hint}",
         override=override.raw,
+        key=override.key,
     )
 
 
@@ -239,8 +243,10 @@ def _apply_one(cfg: DictConfig, override: Override) -> None:
 
     if kind is OverrideKind.SET:
         if key is None:
-            hint = "" if isinstance(parent, ListConfig) else f" (to add it, write +{override.raw})"
-            raise _unknown_key(cfg, override, hint)
+            if isinstance(parent, ListConfig):
+                raise _unknown_key(cfg, override)
+            _set_unset_argument(cfg, parent, leaf, override)
+            return
         _assign(parent, key, override.value)
     elif kind is OverrideKind.ADD:
         if key is not None:
@@ -287,6 +293,48 @@ def _apply_one(cfg: DictConfig, override: Override) -> None:
         else:
             with open_dict(parent):
                 del parent[key]
+
+
+def _set_unset_argument(cfg: DictConfig, node: DictConfig, name: str, override: Override) -> None:
+    """Set ``name`` on a LazyCall ``node`` that does not spell it out, if its target names it.
+
+    LiBai users write ``dataloader.test.0.num_workers=0`` although the config
+    leaves ``num_workers`` to the builder's default. The node's target is
+    resolved only here, for a key that is absent, so configs whose overrides
+    all name existing keys never import their targets (nor OneFlow).
+    """
+    hint = f" (to add it, write +{override.raw})"
+    target = node._get_node("_target_") if "_target_" in node else None
+    if target is None:
+        raise _unknown_key(cfg, override, hint)
+    spec = target._value() if hasattr(target, "_value") else target
+    if not isinstance(spec, str) and not callable(spec):
+        raise _unknown_key(cfg, override, hint)  # a nested LazyCall: its result is unknown
+    from .errors import TargetError
+    from .signatures import named_arguments
+    from .targets import resolve_target
+
+    try:
+        params = named_arguments(resolve_target(spec))
+    except TargetError as err:
+        raise UnknownKeyError(
+            f"unknown key {override.key!r} in override {override.raw!r}: the config does not "
+            f"set it and its target {spec!r} cannot be resolved to read its signature: {err}",
+            override=override.raw,
+            key=override.key,
+        ) from err
+    if params is None or name not in params:
+        near = nearest(name, params or {})
+        parent = override.key.rsplit(".", 1)[0]
+        where = f"{spec}" if isinstance(spec, str) else getattr(spec, "__qualname__", repr(spec))
+        if near:
+            listed = ", ".join(f"{parent}.{n}" for n in near)
+            extra = f"; {where} accepts {listed}"
+        else:
+            extra = f"; {where} names no argument {name!r}"
+        raise _unknown_key(cfg, override, extra + hint)
+    with open_dict(node):
+        node[name] = override.value
 
 
 def _same(a: Any, b: Any) -> bool:

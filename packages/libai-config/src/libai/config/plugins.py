@@ -22,7 +22,6 @@ is recorded as failed (see :attr:`LibaiPluginManager.infos`, shown by
 from __future__ import annotations
 
 import os
-import threading
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -30,16 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
-from libai.config import hookspecs
+from libai.config import _state, hookspecs
 from libai.config._nearest import nearest
+from libai.config.errors import TargetError
 from libai.config.registry import (
     PLUGIN_GROUP,
     EntryPointRecord,
     Registry,
-    import_target,
     normalize_dist_name,
     scan_entry_points,
 )
+from libai.config.targets import locate
 
 ENV_DISABLE = "LIBAI_DISABLE_PLUGINS"
 ENV_NO_AUTOLOAD = "LIBAI_DISABLE_PLUGIN_AUTOLOAD"
@@ -142,10 +142,11 @@ class LibaiPluginManager(pluggy.PluginManager):
                 self.set_blocked(ep.name)
                 continue
             try:
-                module = import_target(ep.value)
-            except Exception as exc:
+                module = locate(ep.value)
+            except TargetError as exc:
                 info.status = "failed"
-                info.error = self._describe(exc, f"importing {ep.value}")
+                # The resolver chains what the module raised: report that, not the wrapper.
+                info.error = self._describe(exc.__cause__ or exc, f"importing {ep.value}")
                 continue
             self._register_checked(module, info)
 
@@ -208,22 +209,43 @@ class LibaiPluginManager(pluggy.PluginManager):
 
     # ---------------------------------------------------------------- calling
 
-    def _each(self, hook_name: str) -> list[tuple[str, Any]]:
-        """(plugin label, hook function) pairs in load order."""
-        impls = getattr(self.hook, hook_name).get_hookimpls()
-        # pluggy keeps impls in registration order and calls them in reverse;
-        # LiBai documents load order, so walk the list forwards.
-        return [
-            (self._labels.get(impl.plugin_name, impl.plugin_name), impl.function) for impl in impls
-        ]
+    def _implementers(self, hook_name: str) -> list[tuple[str, str]]:
+        """``(plugin name, label)`` of the plugins implementing ``hook_name``, in load order."""
+        names: list[str] = []
+        for impl in getattr(self.hook, hook_name).get_hookimpls():
+            if impl.plugin_name not in names:
+                names.append(impl.plugin_name)
+        return [(name, self._labels.get(name, name)) for name in names]
 
-    def _call(self, label: str, function: Any, hook_name: str, **kwargs: Any) -> Any:
+    def _call_plugin(self, name: str, label: str, hook_name: str, **kwargs: Any) -> list[Any]:
+        """One plugin's implementations of ``hook_name``, called through pluggy's hook caller.
+
+        pluggy's contract holds (an implementation may take fewer arguments
+        than the spec; ``wrapper``/``hookwrapper`` implementations wrap that
+        plugin's own). One call per plugin keeps a failure attributed to it.
+        """
+        others = [plugin for other, plugin in self.list_name_plugin() if other != name and plugin]
+        caller = self.subset_hook_caller(hook_name, remove_plugins=others)
         try:
-            return function(**kwargs)
+            return list(caller(**kwargs))
         except Exception as exc:
             raise PluginError(
                 f"plugin {label}: hook {hook_name} raised {type(exc).__name__}: {exc}"
             ) from exc
+
+    def _raiser(self, hook_name: str, exc: BaseException) -> str:
+        """The label of the plugin whose implementation raised ``exc`` (innermost frame)."""
+        codes = {
+            impl.function.__code__: impl.plugin_name
+            for impl in getattr(self.hook, hook_name).get_hookimpls()
+            if hasattr(impl.function, "__code__")
+        }
+        found = None
+        tb = exc.__traceback__
+        while tb is not None:
+            found = codes.get(tb.tb_frame.f_code, found)
+            tb = tb.tb_next
+        return self._labels.get(found, found) if found else "<unknown plugin>"
 
     def _isolate(self, label: str, error: PluginError) -> None:
         """Record a plugin hook's failure on the plugin, warn, and let the others go on.
@@ -244,9 +266,13 @@ class LibaiPluginManager(pluggy.PluginManager):
         A plugin whose hook raises or returns a non-string is marked failed.
         """
         groups: list[str] = []
-        for label, function in self._each("libai_add_groups"):
+        for name, label in self._implementers("libai_add_groups"):
             try:
-                result = list(self._call(label, function, "libai_add_groups") or ())
+                result = [
+                    group
+                    for returned in self._call_plugin(name, label, "libai_add_groups")
+                    for group in (returned or ())
+                ]
                 for group in result:
                     if not isinstance(group, str):
                         raise PluginError(
@@ -263,10 +289,10 @@ class LibaiPluginManager(pluggy.PluginManager):
 
         A plugin whose hook raises is marked failed; what it registered before stays.
         """
-        for label, function in self._each("libai_register"):
+        for name, label in self._implementers("libai_register"):
             view = _AttributedRegistry(registry, label)
             try:
-                self._call(label, function, "libai_register", registry=view)
+                self._call_plugin(name, label, "libai_register", registry=view)
             except PluginError as error:
                 self._isolate(label, error)
 
@@ -276,24 +302,34 @@ class LibaiPluginManager(pluggy.PluginManager):
         A directory that does not exist is skipped with a warning naming the plugin.
         """
         found: list[tuple[str, Path]] = []
-        for label, function in self._each("libai_config_dirs"):
-            for directory in self._call(label, function, "libai_config_dirs") or ():
-                path = Path(directory)
-                if not path.is_dir():
-                    warnings.warn(
-                        f"plugin {label}: config dir {path} does not exist; skipped",
-                        stacklevel=2,
-                    )
-                    continue
-                found.append((label, path))
+        for name, label in self._implementers("libai_config_dirs"):
+            for returned in self._call_plugin(name, label, "libai_config_dirs"):
+                for directory in returned or ():
+                    path = Path(directory)
+                    if not path.is_dir():
+                        warnings.warn(
+                            f"plugin {label}: config dir {path} does not exist; skipped",
+                            stacklevel=2,
+                        )
+                        continue
+                    found.append((label, path))
         return found
 
     def trainer_hooks(self, cfg: Any) -> list[Any]:
-        """Extra training hooks from every ``libai_trainer_hooks(cfg)``, flattened, in load order."""
-        hooks: list[Any] = []
-        for label, function in self._each("libai_trainer_hooks"):
-            hooks.extend(self._call(label, function, "libai_trainer_hooks", cfg=cfg) or ())
-        return hooks
+        """Extra training hooks from every ``libai_trainer_hooks(cfg)``, flattened, in load order.
+
+        One call of the hook through pluggy, so a ``wrapper``/``hookwrapper``
+        implementation wraps every plugin's and sees (and may change) the result.
+        """
+        try:
+            results = self.hook.libai_trainer_hooks(cfg=cfg)
+        except Exception as exc:
+            label = self._raiser("libai_trainer_hooks", exc)
+            raise PluginError(
+                f"plugin {label}: hook libai_trainer_hooks raised {type(exc).__name__}: {exc}"
+            ) from exc
+        # pluggy calls the last registered first; LiBai documents load order.
+        return [hook for returned in reversed(results) for hook in (returned or ())]
 
 
 class _AttributedRegistry:
@@ -313,35 +349,30 @@ class _AttributedRegistry:
         return getattr(self._registry, attr)
 
 
-_lock = threading.RLock()
-_manager: LibaiPluginManager | None = None
+def new_plugin_manager() -> LibaiPluginManager:
+    """A new manager with the entry-point plugins loaded (the environment's blocks applied)."""
+    manager = LibaiPluginManager()
+    autoload = os.environ.get(ENV_NO_AUTOLOAD, "").strip() not in ("1", "true", "yes")
+    manager.load_entry_point_plugins(_blocked_from_env() | _cli_blocked, autoload)
+    return manager
 
 
 def get_plugin_manager() -> LibaiPluginManager:
     """The process-wide plugin manager, with entry-point plugins loaded on first use."""
-    global _manager
-    with _lock:
-        if _manager is None:
-            manager = LibaiPluginManager()
-            autoload = os.environ.get(ENV_NO_AUTOLOAD, "").strip() not in ("1", "true", "yes")
-            manager.load_entry_point_plugins(_blocked_from_env() | _cli_blocked, autoload)
-            _manager = manager
-        return _manager
+    return _state.get_plugin_manager()
 
 
 def reset_plugin_manager(*, clear_disabled: bool = False) -> None:
     """Forget the manager and the registry built from it (tests, after installs).
 
+    The same reset as :func:`libai.config.registry.reset_registry`: both go at once.
+
     :param clear_disabled: also forget plugins blocked with :func:`disable_plugins`.
     """
-    global _manager
-    from libai.config.registry import reset_registry
-
-    with _lock:
-        _manager = None
+    with _state.LOCK:
         if clear_disabled:
             _cli_blocked.clear()
-        reset_registry()
+        _state.reset()
 
 
 def config_dirs() -> list[tuple[str, Path]]:

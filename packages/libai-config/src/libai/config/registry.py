@@ -30,20 +30,19 @@ from __future__ import annotations
 import fnmatch
 import re
 import sys
-import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from libai.config import _state
 from libai.config._nearest import nearest
 from libai.config._registry_scan import (
     GROUP_PREFIX,
     EntryPointRecord,
-    clear_scan_cache,
-    import_target,
     normalize_dist_name,
     scan_entry_points,
 )
+from libai.config.errors import TargetError
 
 PLUGIN_GROUP = "libai.plugins"
 DEFAULT_GROUPS: tuple[str, ...] = (
@@ -65,8 +64,12 @@ _REFERENCE = re.compile(
 _UNSET: Any = object()
 
 
-class RegistryError(LookupError):
-    """A registry reference that cannot be resolved (unknown, ambiguous or broken)."""
+class RegistryError(TargetError):
+    """A registry reference that cannot be resolved (unknown, ambiguous or broken).
+
+    A :class:`libai.config.errors.TargetError`, so one ``except`` catches every
+    target that does not resolve.
+    """
 
 
 class UnknownEntryError(RegistryError):
@@ -178,8 +181,12 @@ class Entry:
         if self._error is not None:
             raise self._error
         try:
-            obj = import_target(self.value)
-        except Exception as exc:
+            from libai.config.targets import locate
+
+            obj = locate(self.value)
+        except TargetError as resolve_error:
+            # The resolver chains what the module raised: report that, not the wrapper.
+            exc = resolve_error.__cause__ or resolve_error
             origin = f"distribution {self.dist} {self.version or ''}".rstrip()
             if self.dist is None:
                 origin = "a plugin registration"
@@ -403,9 +410,6 @@ class Registry:
 
 # ---------------------------------------------------------------------- process-wide
 
-_lock = threading.RLock()
-_registry: Registry | None = None
-
 
 def build_registry(load_plugins: bool = True) -> Registry:
     """A new registry from installed entry points, then the plugins' hooks.
@@ -416,9 +420,7 @@ def build_registry(load_plugins: bool = True) -> Registry:
     """
     registry = Registry()
     if load_plugins:
-        from libai.config import plugins
-
-        manager = plugins.get_plugin_manager()
+        manager = _state.get_plugin_manager()
         for group in manager.added_groups():
             registry.add_group(group)
         # A distribution disabled by name (-p no:acme-models) loses its entries
@@ -432,19 +434,16 @@ def build_registry(load_plugins: bool = True) -> Registry:
 
 def get_registry() -> Registry:
     """The process-wide registry, built on first use (see :func:`build_registry`)."""
-    global _registry
-    with _lock:
-        if _registry is None:
-            _registry = build_registry()
-        return _registry
+    return _state.get_registry()
 
 
 def reset_registry() -> None:
-    """Forget the process-wide registry (after installing a distribution, in tests)."""
-    global _registry
-    with _lock:
-        _registry = None
-        clear_scan_cache()
+    """Forget the process-wide registry *and* plugin manager (after an install, in tests).
+
+    One reset for both (:func:`libai.config._state.reset`): a registry rebuilt
+    from a stale manager would never call a newly installed plugin's ``libai_register``.
+    """
+    _state.reset()
 
 
 def parse_reference(s: str) -> tuple[str, str | None, str] | None:
@@ -476,24 +475,11 @@ def reference_for(obj: Any) -> str | None:
     return get_registry().reference_for(obj)
 
 
-def locate(target: str) -> Any:
-    """Resolve a string target: a registry reference or a dotted import path.
-
-    :raises RegistryError: for references (see :func:`resolve_reference`).
-    :raises ImportError: a dotted path whose module cannot be imported.
-    :raises AttributeError: a dotted path whose attribute does not exist.
-    """
-    if is_reference(target):
-        return resolve_reference(target)
-    return import_target(target)
-
-
 __all__ = [
     "DEFAULT_GROUPS",
     "GROUP_PREFIX",
     "PLUGIN_GROUP",
     "EntryPointRecord",
-    "import_target",
     "normalize_dist_name",
     "scan_entry_points",
     "AmbiguousEntryError",
@@ -505,7 +491,6 @@ __all__ = [
     "build_registry",
     "get_registry",
     "is_reference",
-    "locate",
     "parse_reference",
     "reference_for",
     "reset_registry",

@@ -10,20 +10,30 @@ stays fast and the registry is only built when a reference is used.
 from __future__ import annotations
 
 import builtins
-import difflib
 import importlib
 import sys
 from typing import Any
 
+from ._nearest import nearest
+from ._registry_scan import is_missing_module
+from .errors import TargetError
 
-def resolve_target(spec: str) -> Any:
-    """Return the object named by ``spec`` (a registry reference or import path).
+__all__ = ["TargetError", "dotted_path", "locate", "resolve_target", "target_to_string"]
+
+
+def resolve_target(spec: Any) -> Any:
+    """Return the object named by ``spec``: the one way a string becomes a target.
+
+    ``instantiate``, ``check``, the engine, the registry's entry points and the
+    CLI all come here. A non-string ``spec`` (an object already) is returned as is.
 
     Raises:
-        LookupError: nothing by that name; the message lists the nearest names.
-        ImportError: a module on the path exists but fails to import (re-raised
-            unchanged: it is a bug in that module, not a bad name).
+        TargetError: nothing by that name (the message lists the nearest names),
+            or a module on the path failed to import (chained as ``__cause__``).
+            Registry failures raise its subclass ``RegistryError``.
     """
+    if not isinstance(spec, str):
+        return spec
     from . import registry
 
     if registry.is_reference(spec):
@@ -34,56 +44,70 @@ def resolve_target(spec: str) -> Any:
 def locate(path: str) -> Any:
     """Import ``"pkg.mod.attr"`` or ``"pkg.mod:attr"`` and return the object.
 
-    Builtins (``"dict"``, ``"builtins.dict"``) work too.
+    Builtins (``"dict"``, ``"builtins.dict"``) work too. The longest prefix
+    that is a module is imported, then attributes are walked (a submodule not
+    imported by its package is imported on the way).
+
+    Raises:
+        TargetError: see :func:`resolve_target`.
     """
     if not path or not isinstance(path, str):
-        raise LookupError(f"cannot locate {path!r}: expected a non-empty import path string")
+        raise TargetError(f"cannot locate {path!r}: expected a non-empty import path string", path)
     if ":" in path:
         module_name, _, attr_path = path.partition(":")
         obj = _import_module(module_name, path)
-        return _get_attrs(obj, module_name, attr_path.split("."), path)
+        return _walk(obj, module_name, attr_path.split("."), path, import_submodules=False)
     parts = path.split(".")
     if len(parts) == 1 and hasattr(builtins, path):
         return getattr(builtins, path)
-    # Import the longest prefix that is a module, then walk attributes.
     obj = _import_module(parts[0], path)
-    for i in range(1, len(parts)):
-        name = parts[i]
-        if hasattr(obj, name):
-            obj = getattr(obj, name)
-            continue
-        submodule = ".".join(parts[: i + 1])
-        try:
-            obj = importlib.import_module(submodule)
-        except ModuleNotFoundError as err:
-            if err.name != submodule:
-                raise
-            raise LookupError(_missing_attr_message(obj, ".".join(parts[:i]), name, path)) from None
-    return obj
+    return _walk(obj, parts[0], parts[1:], path, import_submodules=True)
 
 
 def _import_module(name: str, full: str) -> Any:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as err:
-        missing = err.name or ""
-        if not (name == missing or name.startswith(missing + ".")):
-            raise  # the module exists but one of its own imports is missing
-        raise LookupError(f"cannot locate {full!r}: no module named {name!r}") from None
+        if not is_missing_module(err, name):
+            raise TargetError(
+                f"cannot locate {full!r}: importing {name} failed: {err}", full
+            ) from err
+        raise TargetError(f"cannot locate {full!r}: no module named {name!r}", full) from None
+    except Exception as err:  # the module exists but fails on its own import: chained, not hidden
+        raise TargetError(
+            f"cannot locate {full!r}: importing {name} raised {type(err).__name__}: {err}", full
+        ) from err
 
 
-def _get_attrs(obj: Any, owner: str, names: list[str], full: str) -> Any:
+def _walk(obj: Any, owner: str, names: list[str], full: str, import_submodules: bool) -> Any:
     for name in names:
-        if not hasattr(obj, name):
-            raise LookupError(_missing_attr_message(obj, owner, name, full))
-        obj = getattr(obj, name)
+        if hasattr(obj, name):
+            obj = getattr(obj, name)
+        elif import_submodules and isinstance(obj, type(sys)):
+            submodule = f"{owner}.{name}"
+            try:
+                obj = importlib.import_module(submodule)
+            except ModuleNotFoundError as err:
+                if not is_missing_module(err, submodule):
+                    raise TargetError(
+                        f"cannot locate {full!r}: importing {submodule} failed: {err}", full
+                    ) from err
+                raise TargetError(_missing_attr_message(obj, owner, name, full), full) from None
+            except Exception as err:
+                raise TargetError(
+                    f"cannot locate {full!r}: importing {submodule} raised "
+                    f"{type(err).__name__}: {err}",
+                    full,
+                ) from err
+        else:
+            raise TargetError(_missing_attr_message(obj, owner, name, full), full)
         owner = f"{owner}.{name}"
     return obj
 
 
 def _missing_attr_message(obj: Any, owner: str, name: str, full: str) -> str:
     public = [n for n in dir(obj) if not n.startswith("_")]
-    close = difflib.get_close_matches(name, public, n=3)
+    close = nearest(name, public)
     hint = f"; did you mean {', '.join(repr(f'{owner}.{c}') for c in close)}?" if close else ""
     return f"cannot locate {full!r}: {owner!r} has no attribute {name!r}{hint}"
 

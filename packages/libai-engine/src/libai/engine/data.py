@@ -135,7 +135,7 @@ def fill_engine_args(node: Any, values: dict[str, Any], path: str) -> None:
     Values the config already sets are overwritten, as LiBai's trainer does: the
     batch sizes and seed come from the ``train`` namespace.
     """
-    from libai.config.check import resolve_target
+    from libai.config.targets import resolve_target
 
     target = resolve_target(node["_target_"])
     names, var_kw = _accepted(target)

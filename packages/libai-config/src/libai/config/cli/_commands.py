@@ -299,29 +299,28 @@ def _show(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- diff
 
 
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict) and node:
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: node}
-
-
 def config_diff(a: Any, b: Any) -> list[dict[str, Any]]:
-    """Keys whose saved (YAML) values differ: ``{"key", "change", "a", "b"}`` rows, sorted."""
-    import yaml
+    """``LazyConfig.diff(a, b)`` as ``{"key", "change", "a", "b"}`` rows, sorted by key.
 
-    flat_a = _flatten(yaml.safe_load(config_to_yaml(a)) or {})
-    flat_b = _flatten(yaml.safe_load(config_to_yaml(b)) or {})
-    rows = []
-    for key in sorted(flat_a.keys() | flat_b.keys()):
-        if key not in flat_b:
-            rows.append({"key": key, "change": "removed", "a": flat_a[key], "b": None})
-        elif key not in flat_a:
-            rows.append({"key": key, "change": "added", "a": None, "b": flat_b[key]})
-        elif flat_a[key] != flat_b[key]:
-            rows.append({"key": key, "change": "changed", "a": flat_a[key], "b": flat_b[key]})
+    The one diff: the CLI renders the library's, so both report ``1`` against
+    ``1.0`` and a changed list item (``optim.betas.1``) alike. Values are
+    JSON-ready (callables as their dotted path).
+    """
+    from libai.config.diff import diff, jsonable, path_sort_key
+
+    result = diff(a, b)
+    rows = [
+        {"key": k, "change": "removed", "a": jsonable(v), "b": None}
+        for k, v in result.removed.items()
+    ]
+    rows += [
+        {"key": k, "change": "added", "a": None, "b": jsonable(v)} for k, v in result.added.items()
+    ]
+    rows += [
+        {"key": k, "change": "changed", "a": jsonable(old), "b": jsonable(new)}
+        for k, (old, new) in result.changed.items()
+    ]
+    rows.sort(key=lambda row: path_sort_key(row["key"]))
     return rows
 
 
@@ -329,6 +328,14 @@ def _diff_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config_a", metavar="A", help="first config (.py or .yaml)")
     parser.add_argument("config_b", metavar="B", help="second config (.py or .yaml)")
     _add_json(parser)
+
+
+def _shown(row: dict[str, Any], side: str) -> str:
+    """A diff value as the library prints it (``1`` and ``1.0`` stay apart); blank when absent."""
+    missing = (row["change"] == "added" and side == "a") or (
+        row["change"] == "removed" and side == "b"
+    )
+    return "" if missing else repr(row[side])
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -341,7 +348,7 @@ def _diff(args: argparse.Namespace) -> int:
         print_table(
             f"{len(rows)} keys differ",
             ["key", "change", args.config_a, args.config_b],
-            [(r["key"], r["change"], r["a"], r["b"]) for r in rows],
+            [(r["key"], r["change"], _shown(r, "a"), _shown(r, "b")) for r in rows],
         )
     return 0
 

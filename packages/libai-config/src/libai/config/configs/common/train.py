@@ -43,6 +43,8 @@ train = dict(
 
     # First iteration; computed when resuming, rarely set by hand.
     start_iter=0,
+    # Continue from the last checkpoint in output_dir (`libai-engine run --resume` sets it).
+    resume=False,
 
     # Automatic mixed precision (fp16 compute, fp32 master weights).
     amp=dict(enabled=False),
@@ -79,6 +81,8 @@ train = dict(
         eval_after_train=True,
         # At most this many evaluation iterations per evaluation.
         eval_iter=1e5,
+        # Evaluate every n epochs instead of every eval_period iterations (None: unused).
+        eval_after_n_epoch=None,
         # Metric that decides the best checkpoint, and whether higher ("max") or
         # lower ("min") is better.
         eval_metric="Acc@1",
@@ -90,6 +94,9 @@ train = dict(
 
     # Log to the console every this many iterations.
     log_period=20,
+
+    # Extra training hooks, each a LazyCall of a libai.engine.hooks.HookBase.
+    hooks=[],
 
     # Learning-rate schedule; the trainer fills in `optimizer`, `max_iter`
     # and `warmup_iter` from this namespace.
@@ -109,6 +116,12 @@ train = dict(
         pipeline_num_layers=None,
         # Stage of each layer, e.g. [0, 0, 0, 1] (None: balanced automatically).
         custom_pipeline_stage_id=None,
+        # "cuda" or "cpu" (None: "cuda" when a GPU is available, else "cpu").
+        device_type=None,
+        # Machines and processes per machine; None: read from the launcher's
+        # environment (the engine writes the actual values into config.yaml).
+        num_nodes=None,
+        num_gpus_per_node=None,
     ),
 
     # Device that input tensors are placed on before the model ("cpu" or "cuda").
