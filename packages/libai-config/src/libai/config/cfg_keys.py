@@ -26,9 +26,44 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, TypeVar
 
-__all__ = ["CFG_KEYS_ATTR", "declared_cfg_keys", "reads_cfg"]
+__all__ = [
+    "CFG_KEYS_ATTR",
+    "ENGINE_CFG_KEYS",
+    "GENERATION_CFG_KEYS",
+    "declared_cfg_keys",
+    "reads_cfg",
+]
 
 CFG_KEYS_ATTR = "__libai_cfg_keys__"
+
+#: Keys the engine and the model loaders read from (or write into) any model's
+#: ``cfg``: ``amp_enabled`` (set from ``train.amp``), ``pretrained_model_path``
+#: (LiBai's loaders and inference pipelines).
+ENGINE_CFG_KEYS = ("amp_enabled", "pretrained_model_path")
+
+#: Generation defaults a generating model's ``cfg`` may carry (Hugging Face's
+#: names, as LiBai keeps them in the model config; shared/DESIGN.md section 7).
+GENERATION_CFG_KEYS = (
+    "max_new_tokens",
+    "max_length",
+    "min_new_tokens",
+    "min_length",
+    "do_sample",
+    "temperature",
+    "top_k",
+    "top_p",
+    "repetition_penalty",
+    "no_repeat_ngram_size",
+    "num_beams",
+    "length_penalty",
+    "early_stopping",
+    "num_return_sequences",
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+    "decoder_start_token_id",
+    "use_cache",
+)
 _T = TypeVar("_T")
 
 

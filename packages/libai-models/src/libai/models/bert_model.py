@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Optional
 
 from libai.config import configurable
+from libai.config.cfg_keys import ENGINE_CFG_KEYS, reads_cfg
 from libai.layers import (
     AttnMaskType,
     Embedding,
@@ -193,6 +194,9 @@ class BertLoss(nn.Module):
         return loss_dict
 
 
+@reads_cfg(
+    extra=ENGINE_CFG_KEYS + ("add_binary_head",)
+)  # LiBai's bert cfg is shared with the heads
 class BertModel(nn.Module):
     """The bare BERT encoder: ``forward(input_ids, attention_mask, tokentype_ids=None)``
     -> ``(sequence_output (B, S, H), pooled_output (B, H) or None)``.
@@ -335,6 +339,7 @@ class BertPreTrainingHeads(nn.Module):
         return outputs
 
 
+@reads_cfg(also=(BertModel,))
 class BertForPreTraining(nn.Module):
     """BERT with the masked-LM and sentence-order heads.
 
@@ -399,6 +404,7 @@ class BertForPreTraining(nn.Module):
         set_activation_checkpoints(model, TransformerLayer)
 
 
+@reads_cfg(also=(BertModel,), extra=("num_labels", "classifier_dropout"))
 class BertForClassification(nn.Module):
     """BERT with a linear classifier on the pooled output.
 

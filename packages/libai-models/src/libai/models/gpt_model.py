@@ -12,6 +12,7 @@ the one GPT-2 was trained with, so Hugging Face GPT-2 checkpoints agree exactly.
 from __future__ import annotations
 
 from libai.config import configurable
+from libai.config.cfg_keys import ENGINE_CFG_KEYS, GENERATION_CFG_KEYS, reads_cfg
 from libai.layers import (
     AttnMaskType,
     Embedding,
@@ -128,6 +129,7 @@ class Transformer(nn.Module):
         return self.layernorm_f(hidden_states)
 
 
+@reads_cfg(aliases=_CFG_ALIASES, extra=ENGINE_CFG_KEYS + GENERATION_CFG_KEYS)
 class GPTModel(nn.Module):
     """GPT language model: input ids ``(B, S)`` -> logits ``(B, S, vocab_size)``.
 
@@ -216,6 +218,7 @@ class GPTLoss(nn.Module):
         return {"lm_loss": self.lm_loss(logits, labels).mean()}
 
 
+@reads_cfg(also=(GPTModel,))
 class GPTForPreTraining(nn.Module):
     """GPT with its language-modelling loss.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from libai.config import configurable
+from libai.config.cfg_keys import reads_cfg
 from libai.layers import MLP, DropPath, Linear, PatchEmbedding
 from libai.models.utils.pipeline import set_activation_checkpoints, set_pipeline_stages
 from libai.models.utils.vision import (
@@ -90,6 +91,7 @@ _CFG_KEYS = [
 ]
 
 
+@reads_cfg(extra=_CFG_KEYS)
 class ResMLP(nn.Module):
     """ResMLP classifier: ``forward(images (B, C, H, W), labels=None)``.
 

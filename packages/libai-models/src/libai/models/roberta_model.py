@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from libai.config import configurable
+from libai.config.cfg_keys import reads_cfg
 from libai.layers import (
     LayerNorm,
     Linear,
@@ -137,6 +138,7 @@ def _masked_lm_loss(loss_fn, logits, labels, loss_mask):
     return loss.to_global(sbp=dist.get_nd_sbp([flow.sbp.partial_sum, flow.sbp.broadcast]))
 
 
+@reads_cfg(also=(RobertaModel,))
 class _RobertaWithHead(nn.Module):
     def __init__(self, cfg) -> None:
         super().__init__()

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from libai.config import configurable
+from libai.config.cfg_keys import reads_cfg
 from libai.layers import MLP, DropPath, LayerNorm, Linear, PatchEmbedding
 from libai.models.utils.pipeline import set_activation_checkpoints, set_pipeline_stages
 from libai.models.utils.vision import (
@@ -459,6 +460,7 @@ class _SwinClassifier(nn.Module):
         return classification_output(logits, labels, self.loss_func, self.training)
 
 
+@reads_cfg(extra=_CFG_KEYS)
 class SwinTransformer(_SwinClassifier):
     """Swin classifier: ``forward(images (B, C, H, W), labels=None)``.
 

@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from libai.config import configurable
+from libai.config.cfg_keys import reads_cfg
 from libai.layers import MLP, DropPath, LayerNorm, Linear
 from libai.models.swin_transformer import (
     _SwinClassifier,
@@ -184,6 +185,7 @@ _CFG_KEYS = [
 ]
 
 
+@reads_cfg(extra=_CFG_KEYS)
 class SwinTransformerV2(_SwinClassifier):
     """SwinV2 classifier: ``forward(images, labels=None)`` as :class:`SwinTransformer`.
 

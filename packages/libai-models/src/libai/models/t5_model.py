@@ -20,6 +20,7 @@ from typing import Optional
 
 import numpy as np
 from libai.config import configurable
+from libai.config.cfg_keys import ENGINE_CFG_KEYS, GENERATION_CFG_KEYS, reads_cfg
 from libai.layers import (
     AttnMaskType,
     Embedding,
@@ -173,6 +174,9 @@ def _extend_mask(mask, placement):
     return mask
 
 
+@reads_cfg(
+    extra=ENGINE_CFG_KEYS + GENERATION_CFG_KEYS + ("add_pooling_layer", "num_tokentypes")
+)  # LiBai's t5 cfg carries the last two
 class T5Model(nn.Module):
     """T5 encoder-decoder: ``forward(encoder_input_ids, decoder_input_ids,
     encoder_attn_mask, decoder_attn_mask, encoder_decoder_attn_mask)`` -> logits.
@@ -386,6 +390,7 @@ class T5Loss(nn.Module):
         return {"masked_lm_loss": loss}
 
 
+@reads_cfg(also=(T5Model,))
 class T5ForPreTraining(nn.Module):
     """T5 with its span-corruption loss (LiBai's ``T5ForPreTraining``)."""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from libai.config import configurable
+from libai.config.cfg_keys import reads_cfg
 from libai.layers import LayerNorm, Linear, PatchEmbedding, TransformerLayer
 from libai.models.utils.pipeline import set_activation_checkpoints, set_pipeline_stages
 from libai.models.utils.vision import (
@@ -51,6 +52,7 @@ _CFG_KEYS = [
 ]
 
 
+@reads_cfg(extra=_CFG_KEYS)
 class VisionTransformer(nn.Module):
     """ViT classifier: ``forward(images (B, C, H, W), labels=None)``.
 
