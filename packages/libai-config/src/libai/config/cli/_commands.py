@@ -278,11 +278,47 @@ def _show_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("yaml", "py"), default="yaml", help="YAML (default) or Python"
     )
+    parser.add_argument(
+        "--provenance",
+        action="store_true",
+        help="for every key, where its value was last set: file:line, the command-line "
+        "override, or (with --defaults) the target's default",
+    )
+    parser.add_argument(
+        "--defaults",
+        action="store_true",
+        help="with --provenance: also list the arguments each LazyCall leaves to its "
+        "target's default (resolves the targets, which may import OneFlow)",
+    )
     _add_json(parser)
+
+
+def _show_provenance(args: argparse.Namespace, cfg: Any) -> int:
+    from libai.config.errors import TargetError
+    from libai.config.provenance import config_provenance
+
+    try:
+        rows = config_provenance(cfg, args.config_file, args.overrides, defaults=args.defaults)
+    except TargetError as exc:
+        raise UserError(f"cannot list the targets' defaults: {exc}") from exc
+    if args.json:
+        print_json([row.to_dict() for row in rows])
+        return 0
+    width = max((len(row.key) for row in rows), default=0)
+    lines = []
+    for row in rows:
+        value = row.to_dict()["value"]
+        lines.append(f"{row.key.ljust(width)}  {value!r}  # {row.origin}")
+    print_text("\n".join(lines))
+    return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     cfg = load_config(args.config_file, args.overrides)
+    if args.defaults and not args.provenance:
+        raise UserError("--defaults goes with --provenance")
+    if args.provenance:
+        return _show_provenance(args, cfg)
     if args.json:
         import yaml
 
