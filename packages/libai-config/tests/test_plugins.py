@@ -192,6 +192,53 @@ def test_plugins_registered_in_code_take_part(site: Path) -> None:
     assert infos_by_dist()["in_code"].status == "loaded"
 
 
+def test_hooks_are_called_through_pluggy_fewer_arguments_and_wrappers(site: Path) -> None:
+    """pluggy's contract: an implementation may omit spec arguments; wrappers wrap."""
+    add_plugin(
+        site,
+        "fewer-args",
+        "fewer_args",
+        "from libai.config.hookspecs import hookimpl\n\n"
+        "@hookimpl\ndef libai_trainer_hooks():\n    return ['fewer']\n\n"
+        "@hookimpl\ndef libai_register():\n    CALLED.append('register')\n\n"
+        "CALLED = []\n",
+    )
+    add_plugin(
+        site,
+        "wrapping",
+        "wrapping",
+        "from libai.config.hookspecs import hookimpl\n\n"
+        "SEEN = []\n\n"
+        "@hookimpl(wrapper=True)\ndef libai_trainer_hooks(cfg):\n"
+        "    result = yield\n    SEEN.append(sum(len(hs) for hs in result))\n"
+        "    return result + [['wrapped-' + cfg['tag']]]\n\n"
+        "@hookimpl(hookwrapper=True)\ndef libai_config_dirs():\n"
+        "    outcome = yield\n    SEEN.append('old-style wrapper')\n",
+    )
+    from fewer_args import plugin as fewer_args
+    from libai.config.registry import get_registry
+    from wrapping import plugin as wrapping
+
+    hooks = plugins.trainer_hooks({"tag": "t"})
+    assert "fewer" in hooks and "wrapped-t" in hooks
+    assert wrapping.SEEN[0] == len(hooks) - 1  # the wrapper saw every other plugin's hooks
+    get_registry()
+    assert fewer_args.CALLED == ["register"]
+    plugins.config_dirs()
+    assert wrapping.SEEN[1:] == ["old-style wrapper"]
+
+
+def test_one_reset_forgets_the_manager_and_the_registry(site: Path) -> None:
+    from libai.config import _state
+    from libai.config.registry import get_registry, reset_registry
+
+    manager, registry = get_plugin_manager(), get_registry()
+    reset_registry()
+    assert get_plugin_manager() is not manager and get_registry() is not registry
+    assert plugins.reset_plugin_manager is not None and _state.LOCK.acquire(timeout=1)
+    _state.LOCK.release()
+
+
 def test_example_plugin_trainer_hook_is_an_engine_hook(site: Path) -> None:
     """examples/libai-models-example's hook, laid out as pip would install it."""
     hook_base = pytest.importorskip("libai.engine.hooks").HookBase

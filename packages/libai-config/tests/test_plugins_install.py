@@ -279,3 +279,84 @@ def test_cli_runs_in_a_config_only_install_without_oneflow(env: Env) -> None:
     scripts = env.python.parent
     assert (scripts / ("libai-config.exe" if os.name == "nt" else "libai-config")).exists()
     assert sys.executable != str(env.python)
+
+
+LATE_PLUGIN = {
+    "pyproject.toml": """
+        [build-system]
+        requires = ["hatchling>=1.18"]
+        build-backend = "hatchling.build"
+
+        [project]
+        name = "libai-late-plugin"
+        version = "1.0.0"
+        requires-python = ">=3.9"
+        dependencies = ["libai-config"]
+
+        [project.entry-points."libai.plugins"]
+        libai_late_plugin = "libai_late_plugin"
+
+        [tool.hatch.build.targets.wheel]
+        packages = ["src/libai_late_plugin"]
+    """,
+    "src/libai_late_plugin/__init__.py": """
+        from libai.config import hookimpl
+
+        CALLS = []
+
+
+        @hookimpl
+        def libai_register(registry):
+            CALLS.append("libai_register")
+            registry.register("models", "late_net", "collections:OrderedDict")
+    """,
+}
+
+
+def test_reset_after_an_install_runs_the_new_plugins_register_hook(
+    env: Env, tmp_path: Path
+) -> None:
+    """The registry was read, then a plugin was pip-installed: one reset, and its hook runs."""
+    source = tmp_path / "late"
+    for rel, text in LATE_PLUGIN.items():
+        path = source / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    script = write(
+        env,
+        "late_install.py",
+        f"""
+        import json, subprocess, sys
+        from libai.config import registry
+
+        before = registry.get_registry().names("models")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", {str(source)!r}],
+            check=True,
+        )
+        stale = registry.get_registry().names("models")
+        registry.reset_registry()
+        after = registry.get_registry().names("models")
+        import libai_late_plugin
+
+        print(json.dumps({{
+            "before": "late_net" in before,
+            "stale": "late_net" in stale,
+            "after": "late_net" in after,
+            "calls": libai_late_plugin.CALLS,
+            "resolved": registry.resolve_reference("models:late_net").__name__,
+        }}))
+        """,
+    )
+    try:
+        result = env.run(str(script))
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+            "before": False,
+            "stale": False,
+            "after": True,
+            "calls": ["libai_register"],
+            "resolved": "OrderedDict",
+        }
+    finally:  # the session's venv is shared with the other tests
+        env.run("-m", "pip", "uninstall", "-q", "-y", "libai-late-plugin")

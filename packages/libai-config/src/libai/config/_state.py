@@ -9,6 +9,7 @@ distribution installed afterwards is seen and its ``libai_register`` runs.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from typing import TYPE_CHECKING
 
@@ -54,3 +55,5 @@ def reset() -> None:
         _manager = None
         _registry = None
         clear_scan_cache()
+        # A distribution installed since: let the import system see its new files.
+        importlib.invalidate_caches()

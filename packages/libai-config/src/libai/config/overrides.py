@@ -306,6 +306,10 @@ def _set_unset_argument(cfg: DictConfig, node: DictConfig, name: str, override: 
     hint = f" (to add it, write +{override.raw})"
     target = node._get_node("_target_") if "_target_" in node else None
     if target is None:
+        if _is_engine_setting(override.key):
+            with open_dict(node):
+                node[name] = override.value
+            return
         raise _unknown_key(cfg, override, hint)
     spec = target._value() if hasattr(target, "_value") else target
     if not isinstance(spec, str) and not callable(spec):
@@ -335,6 +339,25 @@ def _set_unset_argument(cfg: DictConfig, node: DictConfig, name: str, override: 
         raise _unknown_key(cfg, override, extra + hint)
     with open_dict(node):
         node[name] = override.value
+
+
+def _is_engine_setting(key: str) -> bool:
+    """True when ``key`` (``train.dist.device_type``) is a setting of the shipped ``common/train.py``.
+
+    A LiBai user's own copy of ``configs/common/train.py`` may predate a setting
+    the engine reads; overriding it is then not an "unknown key" either. The
+    shipped defaults are read (a few milliseconds) only for a key that is absent.
+    """
+    if not key.startswith("train."):
+        return False
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from .loader import load
+
+    defaults = load(Path(__file__).parent / "configs" / "common" / "train.py", "train")
+    return OmegaConf.select(defaults, key[len("train.") :], default=NO_VALUE) is not NO_VALUE
 
 
 def _same(a: Any, b: Any) -> bool:

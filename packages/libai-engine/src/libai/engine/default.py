@@ -76,6 +76,21 @@ def default_setup(cfg: Any, args: Any = None) -> None:
             logger.info("Full config saved to %s", path)
 
 
+def _give_tokenizer(dataset: Any, tokenizer: Any, path: str) -> None:
+    """Hand the built tokenizer to a dataset node, as LiBai's trainer does.
+
+    LiBai sets ``dataset.tokenizer`` whether or not the config spells the key out
+    (its ``common/data/bert_dataset.py`` does not): set it when the node has the
+    key or its target names a ``tokenizer`` argument.
+    """
+    if tokenizer is None or not hasattr(dataset, "get"):
+        return
+    if "tokenizer" in dataset:
+        dataset.tokenizer = tokenizer
+    elif "_target_" in dataset:
+        fill_engine_args(dataset, {"tokenizer": tokenizer}, path=path)
+
+
 class DefaultTrainer(TrainerBase):
     """The trainer of ``libai-engine run``: built from a config, resumable, with hooks.
 
@@ -431,8 +446,7 @@ class DefaultTrainer(TrainerBase):
         ):
             if hasattr(ds, "get") and "seed" in ds:
                 ds.seed = cfg.train.seed
-            if tokenizer is not None and hasattr(ds, "get") and "tokenizer" in ds:
-                ds.tokenizer = tokenizer
+            _give_tokenizer(ds, tokenizer, "dataloader.train.dataset")
         built = instantiate(node, _recursive_=False)
         if isinstance(built, (tuple, list)):
             if len(built) != 3:
@@ -458,8 +472,7 @@ class DefaultTrainer(TrainerBase):
             }
             fill_engine_args(node, values, path=f"dataloader.test[{i}]")
             ds = node.get("dataset") if hasattr(node, "get") else None
-            if tokenizer is not None and hasattr(ds, "get") and "tokenizer" in ds:
-                ds.tokenizer = tokenizer
+            _give_tokenizer(ds, tokenizer, f"dataloader.test[{i}].dataset")
             loaders.append(instantiate(node, _recursive_=False))
         return loaders
 
