@@ -320,3 +320,32 @@ def test_show_provenance_json_and_defaults(tmp_path: Path, monkeypatch, capsys) 
         ["loader.dataset.0", "1", "#", "cfg.py:3"],
         ["loader.test_batch_size", "2", "#", "cfg.py:3"],
     ]
+
+
+def test_read_only_commands_do_not_import_the_targets(tmp_path: Path) -> None:
+    """``show --provenance`` and overrides of existing keys import no target (no OneFlow)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "cfg.py"
+    path.write_text(
+        "from libai.config import LazyCall\n"
+        "optim = LazyCall('oneflow.optim.AdamW')(lr=1e-4)\n"
+        "model = LazyCall('models:bert')(cfg=dict(hidden_layers=2))\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\n"
+        "from libai.config.cli import main\n"
+        f"for extra in ([], ['--provenance'], ['--json']):\n"
+        f"    assert main(['show', {str(path)!r}, 'optim.lr=0.1', *extra]) == 0\n"
+        "print('IMPORTED', sorted(m for m in ('oneflow', 'libai.models') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "IMPORTED []"
+    assert ["optim.lr", "0.1", "#", "command", "line:", "optim.lr=0.1"] in [
+        line.split() for line in result.stdout.splitlines()
+    ]
