@@ -5,9 +5,9 @@ A user coming from LiBai runs ``gpt2_pretrain.py``, ``bert_large_pretrain.py`` a
 ``train.dist.device_type=cpu`` (a setting the engine reads, with a default in
 ``common/train.py``), ``dataloader.test.0.num_workers=0`` (an argument of the
 loader builder that the config does not spell out), ``train.train_iter=3``.
-Each config below has the shape of LiBai's file (the same relative imports of
-``configs/common``, the same statements) with tiny sizes; the data each one
-reads is generated here (a Megatron indexed dataset and tokenizer files for GPT-2
+Each config is LiBai's file (the same relative imports of ``configs/common``,
+the same statements) with only its sizes made tiny; the data each one reads
+is generated here (a Megatron indexed dataset and tokenizer files for GPT-2
 and BERT, the CIFAR-100 python release for Swin). Each run must pass
 ``libai-engine check`` and train three iterations with finite losses.
 """
@@ -33,7 +33,7 @@ pytest.importorskip("libai.engine")
 pytest.importorskip("libai.models")
 pytest.importorskip("libai.data")
 
-from test_libai_compat import LIBAI_COMMON
+from test_libai_compat import LIBAI_COMMON, LIBAI_EXPERIMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE = Path(sys.executable).with_name("libai-engine")
@@ -48,152 +48,42 @@ CPU = [
     "graph.enabled=False",
 ]
 
-GPT2_PRETRAIN = """
-    from libai.config import LazyCall
-    from libai.evaluation import PPLEvaluator
-    from .common.models.gpt import pretrain_model as model
-    from .common.train import train
-    from .common.optim import optim
-    from .common.data.gpt_dataset import dataloader, tokenization
-
-    from .common.models.graph import graph
-
-    vocab_file = "./data_test/gpt_data/gpt2-vocab.json"
-    merge_files = "./data_test/gpt_data/gpt2-merges.txt"
-    data_prefix = "./data_test/gpt_data/loss_compara_content_sentence"
-
-    tokenization.tokenizer.vocab_file = vocab_file
-    tokenization.tokenizer.merges_file = merge_files
-    dataloader.train.dataset[0].data_prefix = data_prefix
-    dataloader.train.dataset[0].indexed_dataset.data_prefix = data_prefix
-    dataloader.test[0].dataset.data_prefix = data_prefix
-    dataloader.test[0].dataset.indexed_dataset.data_prefix = data_prefix
-
-    # GPT-2 model config (LiBai's layout, tiny sizes)
-    model.cfg.embedding_dropout_prob = 0.1
-    model.cfg.attention_dropout_prob = 0.1
-    model.cfg.num_attention_heads = 2
-    model.cfg.hidden_size = 32
-    model.cfg.ffn_hidden_size = 64
-    model.cfg.hidden_layers = 2
-    model.cfg.max_seq_length = 32
-
-    train.input_placement_device = "cpu"
-
-    train.dist.pipeline_num_layers = model.cfg.hidden_layers
-
-    for ds in dataloader.train.dataset:
-        ds.max_seq_length = model.cfg.max_seq_length
-    dataloader.test[0].dataset.max_seq_length = model.cfg.max_seq_length
-
-    optim.lr = 1.5e-4
-
-    train.train_micro_batch_size = 2
-    train.amp.enabled = True
-
-    train.evaluation.evaluator = LazyCall(PPLEvaluator)()
-
-    train.output_dir = "./output/gpt2_output"
-"""
-
-BERT_LARGE_PRETRAIN = """
-    from .common.models.bert import pretrain_model as model
-    from .common.models.graph import graph
-    from .common.train import train
-    from .common.optim import optim
-    from .common.data.bert_dataset import dataloader, tokenization
-
-    vocab_file = "./data_test/bert_data/bert-base-chinese-vocab.txt"
-    data_prefix = "./data_test/bert_data/loss_compara_content_sentence"
-
-    tokenization.tokenizer.vocab_file = vocab_file
-    dataloader.train.dataset[0].data_prefix = data_prefix
-    dataloader.train.dataset[0].indexed_dataset.data_prefix = data_prefix
-
-    # Bert-large model config (LiBai's layout, tiny sizes)
-    model.cfg.num_attention_heads = 2
-    model.cfg.hidden_size = 32
-    model.cfg.intermediate_size = 64
-    model.cfg.hidden_layers = 2
-    model.cfg.max_position_embeddings = 32
-
-    train.input_placement_device = "cpu"
-
-    train.dist.pipeline_num_layers = model.cfg.hidden_layers
-
-    train.train_micro_batch_size = 2
-
-    train.amp.enabled = True
-
-    for ds in dataloader.train.dataset:
-        ds.max_seq_length = model.cfg.max_position_embeddings
-
-    train.evaluation.evaluator.topk = (1,)
-
-    train.output_dir = "output/bert_output"
-"""
-
-SWIN_CIFAR100 = """
-    from libai.config import LazyCall, get_config
-    from flowvision.data import Mixup
-
-    model = get_config("common/models/swin/swin_tiny_patch4_window7_224.py").model
-    graph = get_config("common/models/graph.py").graph
-    train = get_config("common/train.py").train
-    optim = get_config("common/optim.py").optim
-    dataloader = get_config("common/data/cifar100.py").dataloader
-
-    # Refine data path to cifar100
-    dataloader.train.dataset[0].root = "./data_test/cifar"
-    dataloader.test[0].dataset.root = "./data_test/cifar"
-
-    # Add Mixup Func
-    dataloader.train.mixup_func = LazyCall(Mixup)(
-        mixup_alpha=0.8,
-        cutmix_alpha=1.0,
-        prob=1.0,
-        switch_prob=0.5,
-        mode="batch",
-        num_classes=100,
-    )
-
-    # Refine model cfg for swin training on cifar100 (tiny sizes)
-    model.cfg.num_classes = 100
-    model.cfg.embed_dim = 12
-    model.cfg.depths = [1, 1, 1, 1]
-    model.cfg.num_heads = [1, 1, 1, 1]
-
-    # Refine optimizer cfg for swin model
-    optim.lr = 5e-4
-    optim.eps = 1e-8
-    optim.weight_decay = 0.05
-    optim.params.clip_grad_max_norm = None
-    optim.params.clip_grad_norm_type = None
-
-    # Refine train cfg for swin model
-    train.train_micro_batch_size = 2
-    train.num_accumulation_steps = 1
-    train.test_micro_batch_size = 2
-    train.train_epoch = 300
-    train.warmup_ratio = 20 / 300
-    train.evaluation.eval_period = 200
-    train.log_period = 20
-
-    # Scheduler
-    train.scheduler.warmup_factor = 5e-7
-    train.scheduler.alpha = 0.0
-    train.scheduler.warmup_method = "linear"
-
-    # parallel strategy settings
-    train.dist.data_parallel_size = 1
-    train.dist.tensor_parallel_size = 1
-    train.dist.pipeline_parallel_size = 1
-    train.dist.pipeline_num_layers = sum(model.cfg.depths)
-    train.output_dir = "./output"
-
-    # Set fp16 ON
-    train.amp.enabled = True
-"""
+# LiBai's experiment files (test_libai_compat.LIBAI_EXPERIMENTS, and the repository's
+# port of swin_cifar100.py), with only their sizes made tiny and their data paths
+# pointed at the generated data: (source, {text: replacement}).
+TINY = {
+    "gpt2_pretrain.py": (
+        LIBAI_EXPERIMENTS["gpt2_pretrain.py"],
+        {
+            "model.cfg.num_attention_heads = 16": "model.cfg.num_attention_heads = 2",
+            "model.cfg.hidden_size = 384": "model.cfg.hidden_size = 32",
+            "model.cfg.ffn_hidden_size = 1536": "model.cfg.ffn_hidden_size = 64",
+            "model.cfg.hidden_layers = 6": "model.cfg.hidden_layers = 2",
+            "model.cfg.max_seq_length = 1024": "model.cfg.max_seq_length = 32",
+            "train.train_micro_batch_size = 4": "train.train_micro_batch_size = 2",
+        },
+    ),
+    "bert_large_pretrain.py": (
+        LIBAI_EXPERIMENTS["bert_large_pretrain.py"],
+        {
+            "model.cfg.num_attention_heads = 16": "model.cfg.num_attention_heads = 2",
+            "model.cfg.hidden_size = 768": "model.cfg.hidden_size = 32",
+            "model.cfg.hidden_layers = 8": "model.cfg.hidden_layers = 2",
+            "train.train_micro_batch_size = 16": "train.train_micro_batch_size = 2",
+        },
+    ),
+    "swin_cifar100.py": (
+        (ROOT / "configs" / "swin_cifar100.py").read_text(encoding="utf-8"),
+        {
+            "model.cfg.num_classes = 100\n": "model.cfg.num_classes = 100\n"
+            "model.cfg.update(embed_dim=12, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1])\n"
+            'dataloader.train.dataset[0].root = "./data_test/cifar"\n'
+            'dataloader.test[0].dataset.root = "./data_test/cifar"\n',
+            "train.train_micro_batch_size = 32": "train.train_micro_batch_size = 2",
+            "train.test_micro_batch_size = 32": "train.test_micro_batch_size = 2",
+        },
+    ),
+}
 
 
 def _tokenizer_fixtures():
@@ -211,12 +101,12 @@ def _write_configs(root: Path) -> Path:
         path = configs / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text), encoding="utf-8")
-    for name, text in (
-        ("gpt2_pretrain.py", GPT2_PRETRAIN),
-        ("bert_large_pretrain.py", BERT_LARGE_PRETRAIN),
-        ("swin_cifar100.py", SWIN_CIFAR100),
-    ):
-        (configs / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    for name, (source, replacements) in TINY.items():
+        text = textwrap.dedent(source)
+        for old, replacement in replacements.items():
+            assert text.count(old) == 1, f"{name} no longer holds {old!r} once"
+            text = text.replace(old, replacement)
+        (configs / name).write_text(text, encoding="utf-8")
     return configs
 
 
@@ -299,6 +189,7 @@ RUNS = {
         [
             "dataloader.train.num_workers=0",
             "dataloader.test.0.num_workers=0",  # not spelt out in the config: the builder's
+            "dataloader.test.0.dataset.max_seq_length=32",  # the tiny model's length
             "train.evaluation.eval_iter=2",
         ],
     ),
