@@ -194,9 +194,8 @@ class BertLoss(nn.Module):
         return loss_dict
 
 
-@reads_cfg(
-    extra=ENGINE_CFG_KEYS + ("add_binary_head",)
-)  # LiBai's bert cfg is shared with the heads
+# LiBai's bert cfg is one dict shared with the heads (add_binary_head is theirs).
+@reads_cfg(extra=ENGINE_CFG_KEYS + ("add_binary_head",))
 class BertModel(nn.Module):
     """The bare BERT encoder: ``forward(input_ids, attention_mask, tokentype_ids=None)``
     -> ``(sequence_output (B, S, H), pooled_output (B, H) or None)``.

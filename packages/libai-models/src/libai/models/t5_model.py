@@ -174,9 +174,8 @@ def _extend_mask(mask, placement):
     return mask
 
 
-@reads_cfg(
-    extra=ENGINE_CFG_KEYS + GENERATION_CFG_KEYS + ("add_pooling_layer", "num_tokentypes")
-)  # LiBai's t5 cfg carries the last two
+# LiBai's t5 cfg also carries add_pooling_layer and num_tokentypes (unused by T5).
+@reads_cfg(extra=ENGINE_CFG_KEYS + GENERATION_CFG_KEYS + ("add_pooling_layer", "num_tokentypes"))
 class T5Model(nn.Module):
     """T5 encoder-decoder: ``forward(encoder_input_ids, decoder_input_ids,
     encoder_attn_mask, decoder_attn_mask, encoder_decoder_attn_mask)`` -> logits.
