@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import libai.config.cfg_keys as cfg_keys
 from libai.config import configurable
-from libai.config.cfg_keys import ENGINE_CFG_KEYS, reads_cfg
 from libai.layers import (
     AttnMaskType,
     Embedding,
@@ -194,8 +194,6 @@ class BertLoss(nn.Module):
         return loss_dict
 
 
-# LiBai's bert cfg is one dict shared with the heads (add_binary_head is theirs).
-@reads_cfg(extra=ENGINE_CFG_KEYS + ("add_binary_head",))
 class BertModel(nn.Module):
     """The bare BERT encoder: ``forward(input_ids, attention_mask, tokentype_ids=None)``
     -> ``(sequence_output (B, S, H), pooled_output (B, H) or None)``.
@@ -338,7 +336,6 @@ class BertPreTrainingHeads(nn.Module):
         return outputs
 
 
-@reads_cfg(also=(BertModel,))
 class BertForPreTraining(nn.Module):
     """BERT with the masked-LM and sentence-order heads.
 
@@ -403,7 +400,6 @@ class BertForPreTraining(nn.Module):
         set_activation_checkpoints(model, TransformerLayer)
 
 
-@reads_cfg(also=(BertModel,), extra=("num_labels", "classifier_dropout"))
 class BertForClassification(nn.Module):
     """BERT with a linear classifier on the pooled output.
 
@@ -452,3 +448,12 @@ class BertForClassification(nn.Module):
     @staticmethod
     def set_activation_checkpoint(model) -> None:
         set_activation_checkpoints(model, TransformerLayer)
+
+
+# The keys each model reads from LiBai's cfg= dict: `libai-engine check` reports any other.
+# LiBai's bert cfg is one dict shared with the heads (add_binary_head is theirs).
+cfg_keys.reads_cfg(extra=cfg_keys.ENGINE_CFG_KEYS + ("add_binary_head",))(BertModel)
+cfg_keys.reads_cfg(also=(BertModel,))(BertForPreTraining)
+cfg_keys.reads_cfg(also=(BertModel,), extra=("num_labels", "classifier_dropout"))(
+    BertForClassification
+)

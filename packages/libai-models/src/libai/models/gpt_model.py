@@ -11,8 +11,8 @@ the one GPT-2 was trained with, so Hugging Face GPT-2 checkpoints agree exactly.
 
 from __future__ import annotations
 
+import libai.config.cfg_keys as cfg_keys
 from libai.config import configurable
-from libai.config.cfg_keys import ENGINE_CFG_KEYS, GENERATION_CFG_KEYS, reads_cfg
 from libai.layers import (
     AttnMaskType,
     Embedding,
@@ -129,7 +129,6 @@ class Transformer(nn.Module):
         return self.layernorm_f(hidden_states)
 
 
-@reads_cfg(aliases=_CFG_ALIASES, extra=ENGINE_CFG_KEYS + GENERATION_CFG_KEYS)
 class GPTModel(nn.Module):
     """GPT language model: input ids ``(B, S)`` -> logits ``(B, S, vocab_size)``.
 
@@ -218,7 +217,6 @@ class GPTLoss(nn.Module):
         return {"lm_loss": self.lm_loss(logits, labels).mean()}
 
 
-@reads_cfg(also=(GPTModel,))
 class GPTForPreTraining(nn.Module):
     """GPT with its language-modelling loss.
 
@@ -258,3 +256,10 @@ class GPTForPreTraining(nn.Module):
     @staticmethod
     def set_activation_checkpoint(model) -> None:
         set_activation_checkpoints(model, TransformerLayer)
+
+
+# The keys each model reads from LiBai's cfg= dict: `libai-engine check` reports any other.
+cfg_keys.reads_cfg(
+    aliases=_CFG_ALIASES, extra=cfg_keys.ENGINE_CFG_KEYS + cfg_keys.GENERATION_CFG_KEYS
+)(GPTModel)
+cfg_keys.reads_cfg(also=(GPTModel,))(GPTForPreTraining)

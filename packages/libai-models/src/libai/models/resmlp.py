@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+import libai.config.cfg_keys as cfg_keys
 from libai.config import configurable
-from libai.config.cfg_keys import reads_cfg
 from libai.layers import MLP, DropPath, Linear, PatchEmbedding
 from libai.models.utils.pipeline import set_activation_checkpoints, set_pipeline_stages
 from libai.models.utils.vision import (
@@ -91,7 +91,6 @@ _CFG_KEYS = [
 ]
 
 
-@reads_cfg(extra=_CFG_KEYS)
 class ResMLP(nn.Module):
     """ResMLP classifier: ``forward(images (B, C, H, W), labels=None)``.
 
@@ -183,3 +182,7 @@ class ResMLP(nn.Module):
     @staticmethod
     def set_activation_checkpoint(model: Any) -> None:
         set_activation_checkpoints(model, ResMLPBlock)
+
+
+# The keys each model reads from LiBai's cfg= dict: `libai-engine check` reports any other.
+cfg_keys.reads_cfg(extra=_CFG_KEYS)(ResMLP)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import libai.config.cfg_keys as cfg_keys
 from libai.config import configurable
-from libai.config.cfg_keys import reads_cfg
 from libai.layers import (
     LayerNorm,
     Linear,
@@ -138,7 +138,6 @@ def _masked_lm_loss(loss_fn, logits, labels, loss_mask):
     return loss.to_global(sbp=dist.get_nd_sbp([flow.sbp.partial_sum, flow.sbp.broadcast]))
 
 
-@reads_cfg(also=(RobertaModel,))
 class _RobertaWithHead(nn.Module):
     def __init__(self, cfg) -> None:
         super().__init__()
@@ -206,3 +205,7 @@ class RobertaForCausalLM(_RobertaWithHead):
                 loss_mask = as_global(loss_mask, logits.placement)[:, 1:]
             return {"lm_loss": _masked_lm_loss(self.loss_fn, shifted, labels, loss_mask)}
         return {"prediction_scores": logits}
+
+
+# The keys each model reads from LiBai's cfg= dict: `libai-engine check` reports any other.
+cfg_keys.reads_cfg(also=(RobertaModel,))(_RobertaWithHead)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
+import libai.config.cfg_keys as cfg_keys
 import numpy as np
 from libai.config import configurable
-from libai.config.cfg_keys import reads_cfg
 from libai.layers import MLP, DropPath, LayerNorm, Linear, PatchEmbedding
 from libai.models.utils.pipeline import set_activation_checkpoints, set_pipeline_stages
 from libai.models.utils.vision import (
@@ -460,7 +460,6 @@ class _SwinClassifier(nn.Module):
         return classification_output(logits, labels, self.loss_func, self.training)
 
 
-@reads_cfg(extra=_CFG_KEYS)
 class SwinTransformer(_SwinClassifier):
     """Swin classifier: ``forward(images (B, C, H, W), labels=None)``.
 
@@ -557,3 +556,7 @@ def set_swin_pipeline_stages(model: Any, block_type: type) -> None:
         getattr(model, name).to(nn.graph.GraphModule).set_stage(
             dist.get_layer_stage_id(idx), dist.get_layer_placement(idx)
         )
+
+
+# The keys each model reads from LiBai's cfg= dict: `libai-engine check` reports any other.
+cfg_keys.reads_cfg(extra=_CFG_KEYS)(SwinTransformer)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Optional, Sequence
 
+import libai.config.cfg_keys as cfg_keys
 import numpy as np
 from libai.config import configurable
-from libai.config.cfg_keys import reads_cfg
 from libai.layers import MLP, DropPath, LayerNorm, Linear
 from libai.models.swin_transformer import (
     _SwinClassifier,
@@ -185,7 +185,6 @@ _CFG_KEYS = [
 ]
 
 
-@reads_cfg(extra=_CFG_KEYS)
 class SwinTransformerV2(_SwinClassifier):
     """SwinV2 classifier: ``forward(images, labels=None)`` as :class:`SwinTransformer`.
 
@@ -276,3 +275,7 @@ class SwinTransformerV2(_SwinClassifier):
     @staticmethod
     def set_activation_checkpoint(model: Any) -> None:
         set_activation_checkpoints(model, SwinTransformerBlockV2)
+
+
+# The keys each model reads from LiBai's cfg= dict: `libai-engine check` reports any other.
+cfg_keys.reads_cfg(extra=_CFG_KEYS)(SwinTransformerV2)

@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+import libai.config.cfg_keys as cfg_keys
 import numpy as np
 from libai.config import configurable
-from libai.config.cfg_keys import ENGINE_CFG_KEYS, GENERATION_CFG_KEYS, reads_cfg
 from libai.layers import (
     AttnMaskType,
     Embedding,
@@ -174,8 +174,6 @@ def _extend_mask(mask, placement):
     return mask
 
 
-# LiBai's t5 cfg also carries add_pooling_layer and num_tokentypes (unused by T5).
-@reads_cfg(extra=ENGINE_CFG_KEYS + GENERATION_CFG_KEYS + ("add_pooling_layer", "num_tokentypes"))
 class T5Model(nn.Module):
     """T5 encoder-decoder: ``forward(encoder_input_ids, decoder_input_ids,
     encoder_attn_mask, decoder_attn_mask, encoder_decoder_attn_mask)`` -> logits.
@@ -389,7 +387,6 @@ class T5Loss(nn.Module):
         return {"masked_lm_loss": loss}
 
 
-@reads_cfg(also=(T5Model,))
 class T5ForPreTraining(nn.Module):
     """T5 with its span-corruption loss (LiBai's ``T5ForPreTraining``)."""
 
@@ -435,3 +432,13 @@ class T5ForPreTraining(nn.Module):
     @staticmethod
     def set_activation_checkpoint(model) -> None:
         set_activation_checkpoints(model, TransformerLayer)
+
+
+# The keys each model reads from LiBai's cfg= dict: `libai-engine check` reports any other.
+# LiBai's t5 cfg also carries add_pooling_layer and num_tokentypes (unused by T5).
+cfg_keys.reads_cfg(
+    extra=cfg_keys.ENGINE_CFG_KEYS
+    + cfg_keys.GENERATION_CFG_KEYS
+    + ("add_pooling_layer", "num_tokentypes")
+)(T5Model)
+cfg_keys.reads_cfg(also=(T5Model,))(T5ForPreTraining)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+import libai.config.cfg_keys as cfg_keys
 from libai.config import configurable
-from libai.config.cfg_keys import reads_cfg
 from libai.layers import LayerNorm, Linear, PatchEmbedding, TransformerLayer
 from libai.models.utils.pipeline import set_activation_checkpoints, set_pipeline_stages
 from libai.models.utils.vision import (
@@ -52,7 +52,6 @@ _CFG_KEYS = [
 ]
 
 
-@reads_cfg(extra=_CFG_KEYS)
 class VisionTransformer(nn.Module):
     """ViT classifier: ``forward(images (B, C, H, W), labels=None)``.
 
@@ -175,3 +174,7 @@ class VisionTransformer(nn.Module):
     @staticmethod
     def set_activation_checkpoint(model: Any) -> None:
         set_activation_checkpoints(model, TransformerLayer)
+
+
+# The keys each model reads from LiBai's cfg= dict: `libai-engine check` reports any other.
+cfg_keys.reads_cfg(extra=_CFG_KEYS)(VisionTransformer)
