@@ -63,6 +63,7 @@ GENERATION_CFG_KEYS = (
     "pad_token_id",
     "decoder_start_token_id",
     "use_cache",
+    "seed",  # of sampling
 )
 _T = TypeVar("_T")
 
