@@ -14,7 +14,8 @@ import sys
 import time
 
 import pytest
-from runner import CONFIGS, check_ok, died_of_sigsegv, engine_env, losses, metrics, run_engine
+from libai.engine.testing import engine_command, kill_group
+from runner import CONFIGS, check_ok, crash_signal, engine_env, losses, metrics, run_engine
 
 COMMON = [
     "train.train_iter=30",
@@ -27,10 +28,15 @@ COMMON = [
 
 def _kill_after_checkpoint(out, extra, timeout=180):
     """Start a slow run, SIGKILL it once model_0000009 is complete and iteration 12 was logged."""
-    cmd = [sys.executable, "-m", "libai.engine.cli", "run", str(CONFIGS / "toy_mlp_slow.py"),
-           f"train.output_dir={out}", *COMMON, *extra]  # fmt: skip
+    cmd = engine_command("run", str(CONFIGS / "toy_mlp_slow.py"), f"train.output_dir={out}",
+                         *COMMON, *extra)  # fmt: skip
     proc = subprocess.Popen(
-        cmd, env=engine_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        cmd,
+        env=engine_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.time() + timeout
     try:
@@ -45,9 +51,8 @@ def _kill_after_checkpoint(out, extra, timeout=180):
             time.sleep(0.05)
         raise AssertionError("the run did not reach iteration 12 in time")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_group(proc.pid)
+        proc.wait()
 
 
 @pytest.mark.parametrize("graph", [False, True], ids=["eager", "graph"])
@@ -64,7 +69,7 @@ def test_resume_after_kill_gives_identical_losses(tmp_path, graph):
 
     killed = tmp_path / "killed"
     rc, err = _kill_after_checkpoint(killed, extra)
-    if died_of_sigsegv(rc):  # OneFlow's sporadic graph-mode segfault (README): try once more
+    if crash_signal(rc) is not None:  # OneFlow's sporadic graph-mode segfault (README): try once more
         print("note: OneFlow segfaulted before the kill; retrying once", file=sys.stderr)
         rc, err = _kill_after_checkpoint(tmp_path / "killed2", extra)
         killed = tmp_path / "killed2"
