@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Callable, Optional, Union
@@ -123,27 +124,35 @@ def kill_group(pgid: int) -> None:
 def _attempt(
     cmd: Sequence[str], cwd: Optional[Path], env: Optional[Mapping], timeout: float
 ) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen(
-        list(cmd),
-        cwd=cwd,
-        env=dict(env) if env is not None else None,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: the launcher, ranks and workers
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
-        out, err = proc.communicate()
+    # Output goes to files, not pipes: a process left behind that holds the pipes would
+    # keep a reader waiting after the command itself ended.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=out,
+            stderr=err,
+            text=True,
+            start_new_session=True,  # its own process group: the launcher, ranks and workers
+        )
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            kill_group(proc.pid)  # on timeout; and ranks or workers a finished run left behind
+            proc.wait()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if timed_out:
         raise ProcessTimeout(
             f"timed out after {timeout:.0f} s, process group killed: {' '.join(cmd)}\n"
-            f"--- stdout ---\n{out[-3000:]}\n--- stderr ---\n{err[-5000:]}"
-        ) from None
-    finally:
-        kill_group(proc.pid)  # ranks a launcher left behind, data-loader workers
-    return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
+            f"--- stdout ---\n{stdout[-3000:]}\n--- stderr ---\n{stderr[-5000:]}"
+        )
+    return subprocess.CompletedProcess(list(cmd), proc.returncode, stdout, stderr)
 
 
 def run_process(
