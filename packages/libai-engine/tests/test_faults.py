@@ -135,11 +135,14 @@ def test_two_ranks_restart_together_after_one_crashes(tmp_path, references):
 # -- SIGTERM / SIGINT -----------------------------------------------------------------
 
 
-def _signal_mid_run(out: Path, extra: list[str], timeout: float = 240) -> tuple[int, str]:
+def _signal_mid_run(
+    out: Path, extra: list[str], timeout: float = 240, options: tuple[str, ...] = ()
+) -> tuple[int, str]:
     """Start a slow 30-iteration run; once iteration 5 is logged send SIGTERM, then SIGINT
     at once (a second signal while the run is stopping and saving)."""
-    cmd = engine_command("run", str(CONFIGS / "toy_mlp_slow.py"), f"train.output_dir={out}",
-                         "train.train_iter=30", "train.log_period=1", *extra)  # fmt: skip
+    cmd = engine_command("run", str(CONFIGS / "toy_mlp_slow.py"), *options,
+                         f"train.output_dir={out}", "train.train_iter=30", "train.log_period=1",
+                         *extra)  # fmt: skip
     proc = subprocess.Popen(
         cmd,
         env=engine_env(),
@@ -193,6 +196,29 @@ def test_sigterm_saves_a_checkpoint_and_resume_gives_identical_losses(tmp_path, 
     check_ok(proc)
     assert f"Resumed from iteration {stopped_at + 1}" in proc.stdout + proc.stderr
     _assert_same_losses(out, full, 30)
+
+
+def test_sigterm_to_the_supervisor_stops_the_run_without_a_restart(tmp_path):
+    out = tmp_path / "stopped"
+    rc, err = _signal_mid_run(out, [], options=("--max-restarts", "2"))
+    assert rc == 128 + signal.SIGTERM, err[-3000:]
+    assert "restart" not in err
+    stopped_at = max(losses(out))
+    assert f"stopped by SIGTERM after iteration {stopped_at}" in err
+    assert (out / "last_checkpoint").read_text() == f"model_{stopped_at:07d}"
+
+
+def test_supervisor_helpers():
+    from libai.engine.supervisor import describe_status, exit_status, rank_environment
+
+    assert describe_status(-signal.SIGSEGV) == "SIGSEGV"
+    assert describe_status(1) == "exit status 1"
+    assert exit_status(-signal.SIGSEGV) == 139 and exit_status(3) == 3
+    env = rank_environment(1, 2, 29500)
+    assert {k: env[k] for k in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK")} == {
+        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500", "WORLD_SIZE": "2", "RANK": "1",
+        "LOCAL_RANK": "1",
+    }  # fmt: skip
 
 
 # -- non-finite loss ------------------------------------------------------------------
