@@ -12,8 +12,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from libai.engine.testing import check_ok, engine_command, launcher_command, run_process
-from libai.engine.testing import subprocess_env
+from libai.engine.testing import (
+    check_ok,
+    engine_command,
+    launcher_command,
+    run_process,
+    subprocess_env,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -38,8 +43,13 @@ def test_two_ranks_evaluate_81_samples_like_one_process(tmp_path: Path) -> None:
     check_ok(
         run_process(
             lambda: launcher_command(
-                2, "libai.engine.cli", "run", CONFIG, "--eval-only",
-                f"train.output_dir={two}", "train.dist.data_parallel_size=2",
+                2,
+                "libai.engine.cli",
+                "run",
+                CONFIG,
+                "--eval-only",
+                f"train.output_dir={two}",
+                "train.dist.data_parallel_size=2",
                 module=True,
             ),  # fmt: skip
             cwd=ROOT,

@@ -12,8 +12,6 @@ import json
 import math
 import os
 import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 

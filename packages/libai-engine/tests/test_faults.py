@@ -61,8 +61,14 @@ def test_restart_after_sigsegv_gives_the_losses_of_an_uninterrupted_run(
 ):
     out, marker = tmp_path / "out", tmp_path / "crashed"
     proc = run_engine(
-        [MLP, "--max-restarts", "2", f"train.output_dir={out}", f"graph.enabled={graph}",
-         _faults(crash_at=6, crash_marker=marker)],  # fmt: skip
+        [
+            MLP,
+            "--max-restarts",
+            "2",
+            f"train.output_dir={out}",
+            f"graph.enabled={graph}",
+            _faults(crash_at=6, crash_marker=marker),
+        ],  # fmt: skip
         tmp_path,
         crash_retries=0,
     )
@@ -114,10 +120,18 @@ def test_max_restarts_is_refused_under_oneflows_launcher(tmp_path):
 def test_two_ranks_restart_together_after_one_crashes(tmp_path, references):
     out, marker = tmp_path / "out", tmp_path / "crashed"
     proc = run_engine(
-        [MLP, "--nproc-per-node", "2", "--max-restarts", "1", f"train.output_dir={out}",
-         "train.train_micro_batch_size=4", "train.global_batch_size=8",
-         "train.dist.data_parallel_size=2",
-         _faults(crash_at=6, crash_rank=1, crash_marker=marker)],  # fmt: skip
+        [
+            MLP,
+            "--nproc-per-node",
+            "2",
+            "--max-restarts",
+            "1",
+            f"train.output_dir={out}",
+            "train.train_micro_batch_size=4",
+            "train.global_batch_size=8",
+            "train.dist.data_parallel_size=2",
+            _faults(crash_at=6, crash_rank=1, crash_marker=marker),
+        ],  # fmt: skip
         tmp_path,
         timeout=400,
         crash_retries=0,
@@ -228,8 +242,13 @@ def test_supervisor_helpers():
 def test_a_nan_loss_stops_the_run_without_a_checkpoint_of_it(tmp_path, graph):
     out = tmp_path / "out"
     proc = run_engine(
-        [MLP, f"train.output_dir={out}", f"graph.enabled={graph}", "train.log_period=1",
-         _faults(nan_at=5)],  # fmt: skip
+        [
+            MLP,
+            f"train.output_dir={out}",
+            f"graph.enabled={graph}",
+            "train.log_period=1",
+            _faults(nan_at=5),
+        ],  # fmt: skip
         tmp_path,
     )
     assert proc.returncode == 1, proc.stderr[-3000:]
@@ -253,8 +272,13 @@ def test_the_best_metric_survives_a_restart(tmp_path):
     """
     out, marker = tmp_path / "out", tmp_path / "crashed"
     proc = run_engine(
-        [str(CONFIGS / "toy_mlp_best.py"), "--max-restarts", "1", f"train.output_dir={out}",
-         _faults(crash_at=9, crash_marker=marker)],  # fmt: skip
+        [
+            str(CONFIGS / "toy_mlp_best.py"),
+            "--max-restarts",
+            "1",
+            f"train.output_dir={out}",
+            _faults(crash_at=9, crash_marker=marker),
+        ],  # fmt: skip
         tmp_path,
         crash_retries=0,
     )

@@ -69,7 +69,7 @@ def test_resume_after_kill_gives_identical_losses(tmp_path, graph):
 
     killed = tmp_path / "killed"
     rc, err = _kill_after_checkpoint(killed, extra)
-    if crash_signal(rc) is not None:  # OneFlow's sporadic graph-mode segfault (README): try once more
+    if crash_signal(rc) is not None:  # OneFlow's sporadic graph segfault (README): once more
         print("note: OneFlow segfaulted before the kill; retrying once", file=sys.stderr)
         rc, err = _kill_after_checkpoint(tmp_path / "killed2", extra)
         killed = tmp_path / "killed2"

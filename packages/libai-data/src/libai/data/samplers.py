@@ -186,7 +186,9 @@ class SingleRoundSampler(_Sampler):
         return self.micro_batch_size * self.data_parallel_size
 
     def _my_indices(self) -> list[int]:
-        order = _permutation(self.data_size, self.seed) if self.shuffle else list(range(self.data_size))
+        order = (
+            _permutation(self.data_size, self.seed) if self.shuffle else list(range(self.data_size))
+        )
         needed = len(self) * self.global_batch_size
         if needed > len(order) and order:
             order = order + [order[-1]] * (needed - len(order))  # padding: the last sample

@@ -96,8 +96,8 @@ def _child_command(args: argparse.Namespace, *, resume: bool) -> list[str]:
 
 
 def _supervise(args: argparse.Namespace) -> int:
-    from libai.config.cli._commands import load_config
     from libai.config import try_get_key
+    from libai.config.cli._commands import load_config
     from libai.engine.supervisor import supervise
 
     if args.max_restarts < 0 or args.nproc_per_node < 1:

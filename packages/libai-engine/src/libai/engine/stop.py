@@ -62,7 +62,9 @@ class StopSignals:
                 name,
             )
         else:
-            logger.warning("%s received again: already stopping, the checkpoint is on its way", name)
+            logger.warning(
+                "%s received again: already stopping, the checkpoint is on its way", name
+            )
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():

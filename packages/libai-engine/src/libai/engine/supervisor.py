@@ -113,9 +113,7 @@ class _Ranks:
         for rank in range(nproc):
             env = rank_environment(rank, nproc, port) if nproc > 1 else dict(os.environ)
             env[SUPERVISED_ENV] = "1"
-            self.procs.append(
-                subprocess.Popen(list(command), env=env, preexec_fn=_die_with_parent)
-            )
+            self.procs.append(subprocess.Popen(list(command), env=env, preexec_fn=_die_with_parent))
 
     def signal_all(self, signum: int) -> None:
         for p in self.procs:
@@ -132,7 +130,7 @@ class _Ranks:
         for p in self.procs:
             p.wait()
 
-    def wait(self, stopping: "_StopRequest") -> Attempt:
+    def wait(self, stopping: _StopRequest) -> Attempt:
         """Wait until every rank ended, or one failed (then kill the others)."""
         failed: Optional[tuple[int, int]] = None
         try:
