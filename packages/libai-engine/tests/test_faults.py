@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from libai.engine.testing import engine_command, kill_group
+from libai.engine.testing import BackgroundProcess, engine_command
 from runner import CONFIGS, check_ok, engine_env, losses, metrics, run_engine
 
 MLP = str(CONFIGS / "toy_mlp.py")
@@ -157,30 +157,19 @@ def _signal_mid_run(
     cmd = engine_command("run", str(CONFIGS / "toy_mlp_slow.py"), *options,
                          f"train.output_dir={out}", "train.train_iter=30", "train.log_period=1",
                          *extra)  # fmt: skip
-    proc = subprocess.Popen(
-        cmd,
-        env=engine_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
+    with BackgroundProcess(cmd, env=engine_env()) as run:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and run.poll() is None:
             if (out / "metrics.json").exists() and any(
                 r.get("iteration", 0) >= 5 for r in metrics(out)
             ):
-                proc.send_signal(signal.SIGTERM)
+                run.send_signal(signal.SIGTERM)
                 time.sleep(0.05)
-                proc.send_signal(signal.SIGINT)
+                run.send_signal(signal.SIGINT)
                 break
             time.sleep(0.05)
-        _, err = proc.communicate(timeout=max(deadline - time.monotonic(), 1))
-        return proc.returncode, err
-    finally:
-        kill_group(proc.pid)
-        proc.wait()
+        returncode = run.wait(timeout=max(deadline - time.monotonic(), 1))
+        return returncode, run.stderr()
 
 
 @MODES

@@ -7,14 +7,12 @@ model, optimizer, scheduler, RNG and data order, so every loss of iterations
 printing: tolerance 1e-7 absolute).
 """
 
-import os
 import signal
-import subprocess
 import sys
 import time
 
 import pytest
-from libai.engine.testing import engine_command, kill_group
+from libai.engine.testing import BackgroundProcess, engine_command
 from runner import CONFIGS, check_ok, crash_signal, engine_env, losses, metrics, run_engine
 
 COMMON = [
@@ -30,29 +28,17 @@ def _kill_after_checkpoint(out, extra, timeout=180):
     """Start a slow run, SIGKILL it once model_0000009 is complete and iteration 12 was logged."""
     cmd = engine_command("run", str(CONFIGS / "toy_mlp_slow.py"), f"train.output_dir={out}",
                          *COMMON, *extra)  # fmt: skip
-    proc = subprocess.Popen(
-        cmd,
-        env=engine_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.time() + timeout
-    try:
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                return proc.returncode, proc.stderr.read()
+    with BackgroundProcess(cmd, env=engine_env()) as run:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if run.poll() is not None:
+                return run.poll(), run.stderr()
             if (out / "model_0000009" / "meta.json").exists() and (out / "metrics.json").exists():
                 if any(r.get("iteration", 0) >= 12 for r in metrics(out)):
-                    os.kill(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                    return proc.returncode, ""
+                    run.send_signal(signal.SIGKILL)
+                    return run.wait(timeout=60), ""
             time.sleep(0.05)
         raise AssertionError("the run did not reach iteration 12 in time")
-    finally:
-        kill_group(proc.pid)
-        proc.wait()
 
 
 @pytest.mark.parametrize("graph", [False, True], ids=["eager", "graph"])

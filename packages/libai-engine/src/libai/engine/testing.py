@@ -36,6 +36,7 @@ from typing import Callable, Optional, Union
 
 __all__ = [
     "CRASH_SIGNALS",
+    "BackgroundProcess",
     "ProcessTimeout",
     "check_ok",
     "crash_signal",
@@ -153,6 +154,71 @@ def _attempt(
             f"--- stdout ---\n{stdout[-3000:]}\n--- stderr ---\n{stderr[-5000:]}"
         )
     return subprocess.CompletedProcess(list(cmd), proc.returncode, stdout, stderr)
+
+
+class BackgroundProcess:
+    """A process a test watches while it runs (to signal or kill it mid-way).
+
+    It runs in its own process group with stdout discarded and stderr kept in a file
+    (:meth:`stderr`); leaving the ``with`` block kills whatever is left of the group::
+
+        with BackgroundProcess(engine_command("run", cfg), env=env) as run:
+            ...  # watch the output dir, then run.send_signal(signal.SIGTERM)
+            returncode = run.wait(timeout=120)
+    """
+
+    def __init__(
+        self,
+        cmd: Sequence[str],
+        *,
+        cwd: Union[str, Path, None] = None,
+        env: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self.args = list(cmd)
+        self._stderr = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(
+            self.args,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            text=True,
+            start_new_session=True,
+        )
+
+    def poll(self) -> Optional[int]:
+        return self.proc.poll()
+
+    def send_signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        """The return code; on timeout the group is killed and :class:`ProcessTimeout` raised."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise ProcessTimeout(
+                f"timed out after {timeout:.0f} s, process group killed: {' '.join(self.args)}\n"
+                f"--- stderr ---\n{self.stderr()[-5000:]}"
+            ) from None
+
+    def stderr(self) -> str:
+        self._stderr.flush()
+        self._stderr.seek(0)
+        return self._stderr.read()
+
+    def close(self) -> None:
+        """Kill what is left of the process group and reap the process."""
+        kill_group(self.proc.pid)
+        self.proc.wait()
+
+    def __enter__(self) -> BackgroundProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+        self._stderr.close()
 
 
 def run_process(
