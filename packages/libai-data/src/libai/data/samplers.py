@@ -18,7 +18,8 @@ of the global batch; here the two agree.)
 
 :class:`SingleRoundSampler` (evaluation) walks the dataset once in global batches, each
 rank taking its slice of every global batch, and gives every rank the same number of
-full batches: the last global batch is completed by repeating the last sample, so the
+full batches: with several ranks the last global batch is completed by repeating the
+last sample (one rank gets a short last batch), so the
 padding is always the last rows of the last global batch and an evaluation that knows
 ``len(dataset)`` drops exactly those (``libai.evaluation.inference_on_dataset`` does).
 Every sample is then counted exactly once, whatever the dataset's size, and no rank
@@ -155,10 +156,11 @@ class SingleRoundSampler(_Sampler):
 
     Global batch ``b`` holds samples ``b * G .. (b + 1) * G - 1`` of the pass (``G =
     micro_batch_size * data_parallel_size``; shuffled with ``seed`` when ``shuffle``),
-    and rank ``r`` yields its ``r``-th micro slice of it. Every rank yields
-    ``ceil(len(dataset) / G)`` full batches: the last global batch is completed with
-    copies of the pass's last sample (the padding is its last rows). ``drop_last``
-    drops an incomplete last global batch instead. LiBai's arguments.
+    and rank ``r`` yields its ``r``-th micro slice of it. With several ranks every
+    rank yields ``ceil(len(dataset) / G)`` full batches: the last global batch is
+    completed with copies of the pass's last sample (the padding is its last rows).
+    One rank yields a short last batch instead, as LiBai. ``drop_last`` drops an
+    incomplete last global batch. LiBai's arguments.
     """
 
     def __init__(
@@ -190,7 +192,9 @@ class SingleRoundSampler(_Sampler):
             _permutation(self.data_size, self.seed) if self.shuffle else list(range(self.data_size))
         )
         needed = len(self) * self.global_batch_size
-        if needed > len(order) and order:
+        if self.data_parallel_size == 1:
+            needed = min(needed, len(order))  # one rank: a short last batch is fine
+        elif needed > len(order) and order:
             order = order + [order[-1]] * (needed - len(order))  # padding: the last sample
         mine = []
         first = self.data_parallel_rank * self.micro_batch_size
