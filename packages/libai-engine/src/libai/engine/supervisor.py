@@ -42,6 +42,9 @@ __all__ = ["Attempt", "describe_status", "rank_environment", "supervise"]
 NO_RESTART_STATUSES = (0, 2)
 SUPERVISED_ENV = "LIBAI_SUPERVISED"
 _POLL_SECONDS = 0.2
+# After a stop signal, how long the other ranks may take to finish once one rank ended:
+# they finish an iteration and a checkpoint; longer means they wait for a dead peer.
+STOP_GRACE_SECONDS = 300.0
 
 
 def _say(message: str) -> None:
@@ -133,12 +136,13 @@ class _Ranks:
     def wait(self, stopping: _StopRequest) -> Attempt:
         """Wait until every rank ended, or one failed (then kill the others)."""
         failed: Optional[tuple[int, int]] = None
+        failed_at = 0.0
         try:
             while True:
                 codes = [p.poll() for p in self.procs]
                 for rank, code in enumerate(codes):
                     if code is not None and code != 0 and failed is None:
-                        failed = (rank, code)
+                        failed, failed_at = (rank, code), time.monotonic()
                 if all(c is not None for c in codes):
                     break
                 if failed is not None:
@@ -146,6 +150,8 @@ class _Ranks:
                     # A stopping rank that saved exits 128 + signal; its peers are
                     # doing the same. Anything else: the others would wait forever.
                     if not (stopping.signum and code == 128 + stopping.signum):
+                        break
+                    if time.monotonic() - failed_at > STOP_GRACE_SECONDS:
                         break
                 time.sleep(_POLL_SECONDS)
         finally:
