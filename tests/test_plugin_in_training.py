@@ -10,15 +10,14 @@ left behind: the hook's lines in ``log.txt``, the hooks the trainer held.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
 
 import pytest
+from libai.engine.testing import run_process, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -29,20 +28,15 @@ PLUGIN = "libai_models_example"
 
 
 def _env(extra: Optional[dict] = None) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(FIXTURES), env.get("PYTHONPATH", "")) if p)
-    env.setdefault("GLOG_minloglevel", "2")
+    env = subprocess_env([FIXTURES])
     env.pop("LIBAI_DISABLE_PLUGINS", None)
     env.update(extra or {})
     return env
 
 
 def _run(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    if proc.returncode in (-signal.SIGSEGV, 128 + signal.SIGSEGV):
-        # OneFlow 0.9 on the CPU can segfault (DESIGN.md 5); a chance crash is not a result.
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    return proc
+    # Own process group, killed on timeout; one retry only if OneFlow crashed (DESIGN.md 5).
+    return run_process(cmd, cwd=ROOT, env=env, timeout=300)
 
 
 def _engine_run(

@@ -12,12 +12,11 @@ import json
 import math
 import os
 import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from libai.engine.testing import run_process
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "quickstart.py"
@@ -37,16 +36,16 @@ def fast_run(tmp_path_factory):
     env["LIBAI_CACHE_DIR"] = str(out.parent / "cache")
     env.setdefault("GLOG_minloglevel", "2")
     command = [*_engine_command(), "run", str(CONFIG), "--fast-dev-run", f"train.output_dir={out}"]
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    if proc.returncode == -signal.SIGSEGV:
-        # The quickstart trains an nn.Graph, which OneFlow 0.9.0 on the CPU now and then
-        # kills with SIGSEGV (libai-engine's README, "Graph runs and the CPU segfault").
-        # Retry once, from scratch, and say so.
-        print("quickstart run died of SIGSEGV; retrying once", file=sys.stderr)
-        shutil.rmtree(out, ignore_errors=True)
-        proc = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
-        )
+    # The quickstart trains an nn.Graph, which OneFlow 0.9.0 on the CPU now and then
+    # kills with SIGSEGV (libai-engine's README, "Graph runs and the CPU segfault"):
+    # one retry, from scratch, announced on stderr.
+    proc = run_process(
+        command,
+        cwd=ROOT,
+        env=env,
+        timeout=900,
+        before_retry=lambda: shutil.rmtree(out, ignore_errors=True),
+    )
     if proc.returncode != 0:
         pytest.fail(
             f"quickstart exited with {proc.returncode}\n--- stdout ---\n{proc.stdout[-4000:]}"

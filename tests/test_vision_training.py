@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from libai.engine.testing import run_process, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -35,12 +34,9 @@ def _run(config: Path, out: Path, *overrides: str) -> subprocess.CompletedProces
     exe = shutil.which("libai-engine", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.fail("libai-engine is not installed next to this Python")
-    env = dict(os.environ, GLOG_minloglevel="2")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(FIXTURES), env.get("PYTHONPATH")) if p)
     cmd = [exe, "run", str(config), f"train.output_dir={out}", *overrides]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    if proc.returncode in (-signal.SIGSEGV, 128 + signal.SIGSEGV):  # DESIGN.md 5: chance crash
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    # own process group; one retry only on a crash (DESIGN.md 5: OneFlow's chance segfault)
+    proc = run_process(cmd, cwd=ROOT, env=subprocess_env([FIXTURES]), timeout=300)
     assert proc.returncode == 0, (
         f"rc={proc.returncode}\n--- stdout ---\n{proc.stdout[-3000:]}\n"
         f"--- stderr ---\n{proc.stderr[-4000:]}"
@@ -77,10 +73,8 @@ def initial_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     processes, so the eager and graph runs load these instead of each drawing their own.
     """
     path = tmp_path_factory.mktemp("vit") / "initial"
-    env = dict(os.environ, GLOG_minloglevel="2")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(FIXTURES), env.get("PYTHONPATH")) if p)
     cmd = [sys.executable, "-c", _SAVE_INITIAL_WEIGHTS, str(CONFIG), str(path), *NO_MIXUP]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = run_process(cmd, cwd=ROOT, env=subprocess_env([FIXTURES]), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return path
 

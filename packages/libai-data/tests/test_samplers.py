@@ -90,18 +90,43 @@ def test_single_round_covers_every_sample_once_across_ranks():
         list(SingleRoundSampler(range(11), 2, data_parallel_rank=r, data_parallel_size=3))
         for r in range(3)
     ]
-    # 11 = 4 + 4 + 3: the first two ranks get one more sample.
-    assert shares[0] == [[0, 1], [2, 3]]
-    assert shares[1] == [[4, 5], [6, 7]]
-    assert shares[2] == [[8, 9], [10]]
+    # Global batches of 6: [0..5] and [6..10] completed by repeating 10; each rank takes
+    # its slice of each, so every rank yields 2 full batches.
+    assert shares[0] == [[0, 1], [6, 7]]
+    assert shares[1] == [[2, 3], [8, 9]]
+    assert shares[2] == [[4, 5], [10, 10]]
     assert [len(SingleRoundSampler(range(11), 2, data_parallel_rank=r, data_parallel_size=3))
             for r in range(3)] == [2, 2, 2]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 9, 81, 100])
+@pytest.mark.parametrize("layout", [(1, 1), (4, 2), (3, 3), (8, 2)])
+def test_single_round_equal_batches_and_padding_only_at_the_end(size, layout):
+    micro, dp = layout
+    shares = [
+        list(SingleRoundSampler(range(size), micro, data_parallel_rank=r, data_parallel_size=dp))
+        for r in range(dp)
+    ]
+    # every rank: the same number of full batches (no rank waits for a missing one)
+    assert {len(s) for s in shares} == {-(-size // (micro * dp))}
+    if dp > 1:
+        assert all(len(batch) == micro for s in shares for batch in s)
+    # the global batches concatenated (rank order) are the dataset, then padding
+    passes = [i for b in range(len(shares[0])) for r in range(dp) for i in shares[r][b]]
+    assert passes[:size] == list(range(size))
+    assert set(passes[size:]) <= {size - 1}
 
 
 def test_single_round_drop_last_and_shuffle():
     sampler = SingleRoundSampler(range(7), 3, drop_last=True)
     assert list(sampler) == [[0, 1, 2], [3, 4, 5]]
     assert len(sampler) == 2
+    # one rank: a short last batch; several: a full one, padded with the last sample
+    assert list(SingleRoundSampler(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(SingleRoundSampler(range(7), 2, data_parallel_rank=1, data_parallel_size=2)) == [
+        [2, 3],
+        [6, 6],
+    ]
     shuffled = sum(SingleRoundSampler(range(7), 3, shuffle=True, seed=5), [])
     assert sorted(shuffled) == list(range(7))
     assert shuffled != list(range(7))

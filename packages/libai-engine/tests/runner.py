@@ -1,39 +1,29 @@
 """Run ``libai-engine run`` in a subprocess, the way a user does, and read its outputs.
 
-Graph runs of OneFlow 0.9.0 on the CPU die now and then with SIGSEGV inside
-OneFlow while the host waits for a graph step (README, "Graph runs and the CPU
-segfault"). A test must not turn red by that chance: :func:`run_engine` retries
-a run once, and only when it died of SIGSEGV, and says so on stderr.
+Process handling (own process group, group killed on timeout, one retry only when
+a run crashed with a signal) is :mod:`libai.engine.testing`'s, shared by every
+test suite of the monorepo; this module adds the engine tests' configs and the
+readers of ``metrics.json``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Optional
+
+from libai.engine.testing import check_ok, crash_signal, engine_command, run_process, subprocess_env
+
+__all__ = ["CONFIGS", "check_ok", "crash_signal", "engine_env", "losses", "metrics", "run_engine"]
 
 TESTS_DIR = Path(__file__).resolve().parent
 CONFIGS = TESTS_DIR / "configs"
 
 
 def engine_env(extra: Optional[dict] = None) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")]).rstrip(
-        os.pathsep
-    )
-    env.setdefault("GLOG_minloglevel", "2")
-    env["PYTHONFAULTHANDLER"] = "1"
-    if extra:
-        env.update(extra)
-    return env
-
-
-def died_of_sigsegv(returncode: int) -> bool:
-    return returncode in (-signal.SIGSEGV, 128 + signal.SIGSEGV)
+    """The environment of an engine subprocess: the toy modules (``toy.*``) importable."""
+    return subprocess_env([TESTS_DIR], extra)
 
 
 def run_engine(
@@ -41,28 +31,16 @@ def run_engine(
     cwd: Path,
     *,
     timeout: float = 240,
-    retry_on_segv: bool = True,
+    crash_retries: int = 1,
     env: Optional[dict] = None,
 ) -> subprocess.CompletedProcess:
-    """``python -m libai.engine.cli run ARGS`` in ``cwd``; one retry on SIGSEGV only."""
-    cmd = [sys.executable, "-m", "libai.engine.cli", "run", *args]
-    proc = subprocess.run(
-        cmd, cwd=cwd, env=engine_env(env), capture_output=True, text=True, timeout=timeout
-    )
-    if retry_on_segv and died_of_sigsegv(proc.returncode):
-        print(
-            f"note: OneFlow segfaulted (rc={proc.returncode}) in {' '.join(args)}; retrying once",
-            file=sys.stderr,
-        )
-        proc = subprocess.run(
-            cmd, cwd=cwd, env=engine_env(env), capture_output=True, text=True, timeout=timeout
-        )
-    return proc
-
-
-def check_ok(proc: subprocess.CompletedProcess) -> None:
-    assert proc.returncode == 0, (
-        f"rc={proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
+    """``python -m libai.engine.cli run ARGS`` in ``cwd`` (see :func:`libai.engine.testing.run_process`)."""
+    return run_process(
+        engine_command("run", *args),
+        cwd=cwd,
+        env=engine_env(env),
+        timeout=timeout,
+        crash_retries=crash_retries,
     )
 
 
@@ -72,4 +50,5 @@ def metrics(output_dir: Path) -> list[dict[str, Any]]:
 
 
 def losses(output_dir: Path, key: str = "total_loss") -> dict[int, float]:
+    """``{iteration: value}``; a resumed run's later lines replace the earlier ones."""
     return {row["iteration"]: row[key] for row in metrics(output_dir) if key in row}

@@ -217,3 +217,38 @@ def test_bad_arguments():
         Checkpointer(flow.nn.Linear(1, 1), "x").save("a.tmp-1")
     assert Checkpointer(flow.nn.Linear(1, 1), "").save("model_final") == ""
     assert Checkpointer.last_checkpoint_iteration("/nonexistent/dir") is None
+
+
+@pytest.mark.parametrize("where", ["directory", "file", "last_checkpoint"])
+def test_a_save_that_cannot_be_written_names_the_path_and_keeps_the_previous(
+    tmp_path, monkeypatch, where
+):
+    """A read-only directory (as root, permissions are not enforced: the OSError is
+    injected where it would come from) leaves the previous checkpoint the newest."""
+    model, optimizer, scheduler = _setup(0)
+    ckpt = Checkpointer(model, str(tmp_path), optimizer=optimizer, lr_scheduler=scheduler)
+    ckpt.save("model_0000001", iteration=1)
+    denied = PermissionError(13, "Permission denied")
+
+    def fail(*args, **kwargs):
+        denied.filename = str(args[0]) if args else None
+        raise denied
+
+    import libai.utils.checkpoint as module
+
+    if where == "directory":
+        monkeypatch.setattr(module.os, "makedirs", fail)
+    elif where == "file":
+        monkeypatch.setattr(module.flow, "save", lambda state, path, **kw: fail(path))
+    else:
+        monkeypatch.setattr(module, "_write_atomic_text", fail)
+    with pytest.raises(CheckpointError) as info:
+        ckpt.save("model_0000002", iteration=2)
+    message = str(info.value)
+    assert message.startswith(f"cannot write checkpoint 'model_0000002': {tmp_path}/model_0000002")
+    assert "Permission denied; the previous checkpoint stays the newest" in message
+    monkeypatch.undo()
+    assert (tmp_path / "last_checkpoint").read_text() == "model_0000001"
+    assert sorted(os.listdir(tmp_path)) == ["last_checkpoint", "model_0000001"]
+    assert Checkpointer.last_checkpoint_iteration(str(tmp_path)) == 1
+    assert ckpt.load(str(tmp_path / "model_0000001"))["iteration"] == 1

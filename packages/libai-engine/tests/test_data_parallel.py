@@ -5,33 +5,21 @@ each. Every loss and evaluation metric must agree within 1e-5 (absolute; the
 sums are reduced in a different order, measured difference about 1e-7).
 """
 
-import random
-import subprocess
-import sys
-
 import pytest
+from libai.engine.testing import launcher_command, run_process
 from runner import CONFIGS, check_ok, engine_env, losses, metrics, run_engine
 
 MLP = str(CONFIGS / "toy_mlp.py")
 
 
 def launch_two(args, cwd):
-    def once():
-        port = random.randint(20000, 40000)
-        cmd = [sys.executable, "-m", "oneflow.distributed.launch", "--nproc_per_node", "2",
-               "--master_port", str(port), "--module", "libai.engine.cli", "run", *args]  # fmt: skip
-        return subprocess.run(
-            cmd, cwd=cwd, env=engine_env(), capture_output=True, text=True, timeout=300
-        )
-
-    proc = once()
-    segv = ("exit status -11", "SIGSEGV", "Segmentation fault")
-    if proc.returncode != 0 and any(s in proc.stderr for s in segv):
-        print(
-            "note: a OneFlow process segfaulted; retrying the 2-process run once", file=sys.stderr
-        )
-        proc = once()
-    return proc
+    """Two ranks under OneFlow's launcher (a fresh port and one retry if a rank crashed)."""
+    return run_process(
+        lambda: launcher_command(2, "libai.engine.cli", "run", *args, module=True),
+        cwd=cwd,
+        env=engine_env(),
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("graph", [False, True], ids=["eager", "graph"])

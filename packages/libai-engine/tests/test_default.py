@@ -48,7 +48,7 @@ def test_hook_order_config_hooks_and_plugin_hooks(tmp_path, plugin):
     trainer = DefaultTrainer(cfg)
     names = [type(h).__name__ for h in trainer._hooks]
     assert names[:8] == [
-        "IterationTimer", "LRScheduler", "PeriodicCheckpointer", "EvalHook", "BestCheckpointer",
+        "IterationTimer", "LRScheduler", "EvalHook", "BestCheckpointer", "PeriodicCheckpointer",
         "PeriodicWriter", "LossCurveWriter", "RecordHook",
     ]  # fmt: skip
     # then plugin hooks in plugin load order: installed plugins first, ours (registered in code) last

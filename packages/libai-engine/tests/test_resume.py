@@ -7,14 +7,13 @@ model, optimizer, scheduler, RNG and data order, so every loss of iterations
 printing: tolerance 1e-7 absolute).
 """
 
-import os
 import signal
-import subprocess
 import sys
 import time
 
 import pytest
-from runner import CONFIGS, check_ok, died_of_sigsegv, engine_env, losses, metrics, run_engine
+from libai.engine.testing import BackgroundProcess, engine_command
+from runner import CONFIGS, check_ok, crash_signal, engine_env, losses, metrics, run_engine
 
 COMMON = [
     "train.train_iter=30",
@@ -27,27 +26,19 @@ COMMON = [
 
 def _kill_after_checkpoint(out, extra, timeout=180):
     """Start a slow run, SIGKILL it once model_0000009 is complete and iteration 12 was logged."""
-    cmd = [sys.executable, "-m", "libai.engine.cli", "run", str(CONFIGS / "toy_mlp_slow.py"),
-           f"train.output_dir={out}", *COMMON, *extra]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, env=engine_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.time() + timeout
-    try:
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                return proc.returncode, proc.stderr.read()
+    cmd = engine_command("run", str(CONFIGS / "toy_mlp_slow.py"), f"train.output_dir={out}",
+                         *COMMON, *extra)  # fmt: skip
+    with BackgroundProcess(cmd, env=engine_env()) as run:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if run.poll() is not None:
+                return run.poll(), run.stderr()
             if (out / "model_0000009" / "meta.json").exists() and (out / "metrics.json").exists():
                 if any(r.get("iteration", 0) >= 12 for r in metrics(out)):
-                    os.kill(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                    return proc.returncode, ""
+                    run.send_signal(signal.SIGKILL)
+                    return run.wait(timeout=60), ""
             time.sleep(0.05)
         raise AssertionError("the run did not reach iteration 12 in time")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.parametrize("graph", [False, True], ids=["eager", "graph"])
@@ -64,7 +55,7 @@ def test_resume_after_kill_gives_identical_losses(tmp_path, graph):
 
     killed = tmp_path / "killed"
     rc, err = _kill_after_checkpoint(killed, extra)
-    if died_of_sigsegv(rc):  # OneFlow's sporadic graph-mode segfault (README): try once more
+    if crash_signal(rc) is not None:  # OneFlow's sporadic graph segfault (README): once more
         print("note: OneFlow segfaulted before the kill; retrying once", file=sys.stderr)
         rc, err = _kill_after_checkpoint(tmp_path / "killed2", extra)
         killed = tmp_path / "killed2"

@@ -90,7 +90,15 @@ def test_output_dir_contents(runs):
     assert names == ["model_0000007", "model_best", "model_final"]
     assert (out / "last_checkpoint").read_text().strip() == "model_final"
     extra = json.loads((out / "model_final" / "meta.json").read_text())["extra"]
-    assert extra == {"iteration": 11, "consumed_samples": 12 * 8}
+    # the hooks' state too: the best Acc@1 so far and where it was first reached
+    accs = [(r["Acc@1"], r["iteration"]) for r in metrics(out) if "Acc@1" in r]
+    best = max(a for a, _ in accs)
+    best_iter = next(it for a, it in accs if a == best)
+    assert extra == {
+        "iteration": 11,
+        "consumed_samples": 12 * 8,
+        "trainer": {"hooks": {"BestCheckpointer": {"best_metric": best, "best_iter": best_iter}}},
+    }
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

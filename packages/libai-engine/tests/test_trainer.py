@@ -180,3 +180,62 @@ def test_console_writer_live_progress_bar(tmp_path):
     text = buf.getvalue()
     assert "iteration: 3/6" in text and "iteration: 6/6" in text  # lines printed above the bar
     assert "6/6" in text and "━" in text  # the bar itself, completed
+
+
+class NaNTrainer(TrainerBase):
+    """Reports a NaN ``loss_b`` at iteration 2."""
+
+    def run_step(self):
+        bad = float("nan") if self.iter == 2 else 0.1
+        self.write_metrics({"loss_a": 1.0, "loss_b": bad, "acc": float("nan")}, data_time=0.0)
+
+
+def test_a_non_finite_total_loss_names_the_iteration_and_the_terms():
+    log = []
+    t = NaNTrainer()
+    t.register_hooks([Recorder("a", log)])
+    with pytest.raises(FloatingPointError) as info:
+        t.train(0, 5)
+    # only loss terms count: "acc" is NaN at every step and stops nothing
+    assert str(info.value).startswith(
+        "the loss is not finite at iteration 2: total_loss=nan (non-finite terms: loss_b=nan)"
+    )
+    # the failing iteration reached no after_step hook (where checkpoints are written)
+    assert ("a", "after_step", 2) not in log and ("a", "after_step", 1) in log
+
+
+class StatefulHook(HookBase):
+    def __init__(self, value=None):
+        self.value = value
+
+    def state_dict(self):
+        return {} if self.value is None else {"value": self.value}
+
+    def load_state_dict(self, state):
+        self.value = state["value"]
+
+
+def test_trainer_state_holds_each_hooks_state_by_class_and_repeat(caplog):
+    t = CountingTrainer()
+    t.register_hooks([StatefulHook(1), Recorder("a", []), StatefulHook(2), StatefulHook()])
+    state = t.state_dict()
+    assert state == {"hooks": {"StatefulHook": {"value": 1}, "StatefulHook#2": {"value": 2}}}
+    assert json.loads(json.dumps(state)) == state  # it goes into meta.json
+
+    fresh = CountingTrainer()
+    hooks_ = [StatefulHook(), StatefulHook(), StatefulHook()]
+    fresh.register_hooks(hooks_)
+    with caplog.at_level(logging.WARNING, logger="libai.engine.trainer"):
+        fresh.load_state_dict({"hooks": {**state["hooks"], "GoneHook": {"x": 1}}})
+    assert [h.value for h in hooks_] == [1, 2, None]
+    assert "GoneHook, which this run does not have" in caplog.text
+    assert HookBase().state_dict() == {}
+
+
+def test_best_checkpointer_state_round_trip():
+    best = hooks.BestCheckpointer(4, checkpointer=None, val_metric="Acc@1")
+    best.best_metric, best.best_iter = 0.75, 7
+    other = hooks.BestCheckpointer(4, checkpointer=None, val_metric="Acc@1")
+    other.load_state_dict(json.loads(json.dumps(best.state_dict())))
+    assert (other.best_metric, other.best_iter) == (0.75, 7)
+    assert not other._improved(0.5) and other._improved(0.8)

@@ -44,7 +44,9 @@ class ToyLoader:
         consumed_samples: int = 0,
         shuffle: bool = True,
         drop_last: bool = True,
+        faults: Optional[dict] = None,
     ) -> None:
+        self.faults = dict(faults or {})
         self.dataset = dataset
         self.micro_batch_size = micro_batch_size
         self.seed = seed
@@ -75,8 +77,11 @@ class ToyLoader:
                     self.dp_rank * self.micro_batch_size : (self.dp_rank + 1)
                     * self.micro_batch_size
                 ]
+                x = self.dataset.x[mine]
+                if self.faults:
+                    x = _inject_fault(self.faults, epoch * per_epoch + b, self.dp_rank, x)
                 self.consumed_samples += len(idx)
-                yield {"x": self.dataset.x[mine], "labels": self.dataset.labels[mine]}
+                yield {"x": x, "labels": self.dataset.labels[mine]}
             if not self.shuffle:
                 return  # a test loader: one pass
             epoch, start = epoch + 1, 0
@@ -84,6 +89,28 @@ class ToyLoader:
     def __len__(self) -> int:
         step = self.micro_batch_size * self.dp_size
         return len(self.dataset) // step if self.drop_last else -(-len(self.dataset) // step)
+
+
+def _inject_fault(faults: dict, batch: int, rank: int, x: np.ndarray) -> np.ndarray:
+    """Faults for the fault-tolerance tests, at global batch ``batch`` (= the iteration):
+
+    ``crash_at``: die of SIGSEGV (on ``crash_rank`` only, if given), once when
+    ``crash_marker`` names a file (created just before), every time otherwise;
+    ``nan_at``: NaN features, so the loss is NaN.
+    """
+    import os
+    import signal
+
+    if batch == faults.get("crash_at") and faults.get("crash_rank", rank) == rank:
+        marker = faults.get("crash_marker")
+        if not marker or not os.path.exists(marker):
+            if marker:
+                with open(marker, "w") as f:
+                    f.write(f"rank {rank} crashed at batch {batch}\n")
+            os.kill(os.getpid(), signal.SIGSEGV)
+    if batch == faults.get("nan_at"):
+        x = np.full_like(x, np.nan)
+    return x
 
 
 @engine_supplied("train_batch_size", "test_batch_size", "seed", "consumed_samples")
@@ -94,13 +121,17 @@ def build_toy_loaders(
     test_batch_size: int = 8,
     seed: int = 0,
     consumed_samples: int = 0,
+    faults: Optional[dict] = None,
 ) -> tuple[Any, Any, None]:
-    """``(train_loader, valid_loader, None)`` over :class:`ToyDataset` (the valid set has its own seed)."""
+    """``(train_loader, valid_loader, None)`` over :class:`ToyDataset` (the valid set has its
+    own seed); ``faults`` injects a crash or NaN data into the train loader (see
+    :func:`_inject_fault`)."""
     train = ToyLoader(
         ToyDataset(num_samples, seed=0),
         train_batch_size,
         seed=seed,
         consumed_samples=consumed_samples,
+        faults=faults,
     )
     valid = ToyLoader(
         ToyDataset(num_test_samples, seed=1), test_batch_size, shuffle=False, drop_last=False
@@ -297,3 +328,22 @@ class RecordHook(HookBase):
     def after_train(self) -> None:
         with open(self.path, "w") as f:
             f.write(f"after_train {self.trainer.iter} {self.trainer.__class__.__name__}\n")
+
+
+class ScriptedEvaluator:
+    """Reports ``{metric: scores[iteration]}``: an evaluation result a test chooses per iteration."""
+
+    def __init__(self, scores: dict, metric: str = "score") -> None:
+        self.scores = {int(k): float(v) for k, v in scores.items()}
+        self.metric = metric
+
+    def reset(self) -> None:
+        pass
+
+    def process(self, inputs: Any, outputs: Any) -> None:
+        pass
+
+    def evaluate(self) -> dict:
+        from libai.engine.events import get_event_storage
+
+        return {self.metric: self.scores[get_event_storage().iter]}

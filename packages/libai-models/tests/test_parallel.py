@@ -13,14 +13,12 @@ Each run is a subprocess (parallel_script.py); the 2-process runs use
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from libai.engine.testing import check_ok, launcher_command, run_process, subprocess_env
 
 pytestmark = pytest.mark.multiprocess
 
@@ -28,46 +26,15 @@ HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "parallel_script.py"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# Worth one retry: OneFlow's CPU graph runtime segfaults now and then (shared/DESIGN.md
-# section 5), and on a shared machine another process may take the free port picked for
-# the launcher before it binds it.
-_TRANSIENT = ("SIGSEGV", "Address already in use", "address already in use")
-
-
 def _run(make_args, cwd: Path) -> None:
-    env = dict(os.environ, GLOG_minloglevel="2", PYTHONPATH=str(HERE))
-    for _attempt in range(2):
-        proc = subprocess.run(
-            make_args(), cwd=cwd, capture_output=True, text=True, env=env, timeout=600
-        )
-        output = proc.stdout + proc.stderr
-        if proc.returncode == 0 or not any(marker in output for marker in _TRANSIENT):
-            break
-    assert proc.returncode == 0, output[-4000:]
+    """Run in its own process group; one retry only when a process crashed with a signal
+    (OneFlow's sporadic CPU graph segfault, shared/DESIGN.md section 5)."""
+    check_ok(run_process(make_args, cwd=cwd, env=subprocess_env([HERE]), timeout=600))
 
 
 def _launch(mode: str, out: Path) -> None:
-    _run(
-        lambda: [
-            sys.executable,
-            "-m",
-            "oneflow.distributed.launch",
-            "--nproc_per_node",
-            "2",
-            "--master_port",
-            str(_free_port()),
-            str(SCRIPT),
-            mode,
-            str(out),
-        ],
-        HERE,
-    )
+    # a fresh port for every attempt
+    _run(lambda: launcher_command(2, str(SCRIPT), mode, str(out)), HERE)
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from libai.engine.testing import run_process, subprocess_env
 from libai.utils.oneflow_env import flow
 from vision_cases import (
     BATCH,
@@ -87,12 +85,8 @@ def check_soft_labels(case: str) -> None:
 
 def run_graph(cases: list) -> list:
     """Run the graph script; retry when OneFlow's CPU graph runtime segfaults."""
-    env = dict(os.environ, GLOG_minloglevel="2", PYTHONPATH=str(HERE))
     cmd = [sys.executable, str(HERE / "vision_graph_script.py"), *cases]
-    for _attempt in range(3):
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-        if proc.returncode != -signal.SIGSEGV:
-            break
+    proc = run_process(cmd, env=subprocess_env([HERE]), timeout=600, crash_retries=2)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 

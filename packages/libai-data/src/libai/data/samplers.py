@@ -16,8 +16,16 @@ has contributed ``consumed_samples / data_parallel_size`` of them, in order.
 that drops the remainder, so its resumed runs drift when the dataset is not a multiple
 of the global batch; here the two agree.)
 
-:class:`SingleRoundSampler` (evaluation) walks the dataset once, each rank a contiguous
-share, the last batch possibly short.
+:class:`SingleRoundSampler` (evaluation) walks the dataset once in global batches, each
+rank taking its slice of every global batch, and gives every rank the same number of
+full batches: with several ranks the last global batch is completed by repeating the
+last sample (one rank gets a short last batch), so the
+padding is always the last rows of the last global batch and an evaluation that knows
+``len(dataset)`` drops exactly those (``libai.evaluation.inference_on_dataset`` does).
+Every sample is then counted exactly once, whatever the dataset's size, and no rank
+waits for a batch its peers never send. (LiBai gives ranks contiguous shares of
+different lengths, so with a size that does not divide evenly one rank runs one more
+batch than the others and the run hangs in the collective that builds that batch.)
 """
 
 from __future__ import annotations
@@ -144,10 +152,15 @@ class CyclicSampler(_Sampler):
 
 
 class SingleRoundSampler(_Sampler):
-    """One pass over the dataset, split over data-parallel ranks (LiBai's arguments).
+    """One pass over the dataset in global batches split over data-parallel ranks.
 
-    Rank ``r`` gets a contiguous share; the first ``len(dataset) % data_parallel_size``
-    ranks get one sample more. The last batch is short unless ``drop_last``.
+    Global batch ``b`` holds samples ``b * G .. (b + 1) * G - 1`` of the pass (``G =
+    micro_batch_size * data_parallel_size``; shuffled with ``seed`` when ``shuffle``),
+    and rank ``r`` yields its ``r``-th micro slice of it. With several ranks every
+    rank yields ``ceil(len(dataset) / G)`` full batches: the last global batch is
+    completed with copies of the pass's last sample (the padding is its last rows).
+    One rank yields a short last batch instead, as LiBai. ``drop_last`` drops an
+    incomplete last global batch. LiBai's arguments.
     """
 
     def __init__(
@@ -170,27 +183,34 @@ class SingleRoundSampler(_Sampler):
         self.seed = seed
         self.drop_last = drop_last
 
-    def _share(self) -> tuple[int, int]:
-        base, remain = divmod(self.data_size, self.data_parallel_size)
-        rank = self.data_parallel_rank
-        start = rank * base + min(rank, remain)
-        return start, base + (1 if rank < remain else 0)
+    @property
+    def global_batch_size(self) -> int:
+        return self.micro_batch_size * self.data_parallel_size
+
+    def _my_indices(self) -> list[int]:
+        order = (
+            _permutation(self.data_size, self.seed) if self.shuffle else list(range(self.data_size))
+        )
+        needed = len(self) * self.global_batch_size
+        if self.data_parallel_size == 1:
+            needed = min(needed, len(order))  # one rank: a short last batch is fine
+        elif needed > len(order) and order:
+            order = order + [order[-1]] * (needed - len(order))  # padding: the last sample
+        mine = []
+        first = self.data_parallel_rank * self.micro_batch_size
+        for begin in range(0, needed, self.global_batch_size):
+            mine.extend(order[begin + first : begin + first + self.micro_batch_size])
+        return mine
 
     def __iter__(self) -> Iterator[list[int]]:
-        start, size = self._share()
-        order = _permutation(size, self.seed) if self.shuffle else list(range(size))
-        indices = [start + i for i in order]
+        indices = self._my_indices()
         if getattr(self.dataset, "supports_prefetch", False):
-            self.dataset.prefetch(indices)
-        for begin in range(0, size, self.micro_batch_size):
-            batch = indices[begin : begin + self.micro_batch_size]
-            if len(batch) < self.micro_batch_size and self.drop_last:
-                return
-            yield batch
+            self.dataset.prefetch(sorted(set(indices)))
+        for begin in range(0, len(indices), self.micro_batch_size):
+            yield indices[begin : begin + self.micro_batch_size]
 
     def __len__(self) -> int:
-        """Number of batches this rank yields."""
-        _, size = self._share()
+        """Number of batches every rank yields."""
         if self.drop_last:
-            return size // self.micro_batch_size
-        return -(-size // self.micro_batch_size)
+            return self.data_size // self.global_batch_size
+        return -(-self.data_size // self.global_batch_size)

@@ -34,6 +34,8 @@ _SUBMODULES = {
     "graph_base",
     "hooks",
     "launch",
+    "supervisor",
+    "testing",
     "trainer",
     "writers",
 }

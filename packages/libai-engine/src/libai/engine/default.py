@@ -23,6 +23,7 @@ from libai.engine import hooks
 from libai.engine.batching import check_batch_size, scale_schedule
 from libai.engine.data import cycle, fill_engine_args, get_batch
 from libai.engine.graph_base import GraphState
+from libai.engine.stop import StopSignals, TrainingInterrupted, agreed_signal
 from libai.engine.trainer import EagerTrainer, GraphTrainer, TrainerBase
 from libai.engine.writers import default_writers
 from libai.utils import distributed as dist
@@ -150,8 +151,12 @@ class DefaultTrainer(TrainerBase):
         self._global_batch_size = int(cfg.train.global_batch_size)
         self.consumed_train_samples = int(cfg.train.consumed_train_samples)
         self.checkpointer = self.build_checkpointer(cfg)
+        self._resumed_extra: dict = {}
+        self._stop_signals: Optional[StopSignals] = None
         self.resume_or_load(resume=bool(try_get_key(cfg, "train.resume", default=False)))
         self.register_hooks(self.build_hooks())
+        if self._resumed_extra.get("trainer"):
+            self.load_state_dict(self._resumed_extra["trainer"])
 
     # -- resume ---------------------------------------------------------------
 
@@ -182,6 +187,7 @@ class DefaultTrainer(TrainerBase):
         weight_path = try_get_key(self.cfg, "train.load_weight", default="") or ""
         if resume and self.checkpointer.has_checkpoint():
             extra = self.checkpointer.resume_or_load(None, resume=True)
+            self._resumed_extra = dict(extra) if isinstance(extra, dict) else {}
             loaded = (
                 int(extra.get("iteration", -1)) + 1 if isinstance(extra, dict) else self.start_iter
             )
@@ -212,13 +218,40 @@ class DefaultTrainer(TrainerBase):
             )
             return
         self._trainer.max_iter = self.max_iter
-        super().train(self.start_iter, self.max_iter)
+        # SIGTERM/SIGINT: finish the iteration, save, exit 128 + signal (stop.py).
+        with StopSignals() as self._stop_signals:
+            try:
+                super().train(self.start_iter, self.max_iter)
+            finally:
+                self._stop_signals = None
+
+    def flush_metrics(self) -> None:
+        """Read back losses the graph trainer has not read yet (a no-op in eager mode)."""
+        flush = getattr(self._trainer, "flush_metrics", None)
+        if callable(flush):
+            flush()
+
+    def after_step(self) -> None:
+        super().after_step()
+        received = self._stop_signals.received if self._stop_signals is not None else None
+        signum = agreed_signal(received)
+        if signum:
+            self._save_and_stop(signum)
+
+    def _save_and_stop(self, signum: int) -> None:
+        it = self.iter
+        extra = hooks.checkpoint_extra(self, it)
+        name = f"model_{it:07d}"
+        last = getattr(self.checkpointer, "last_saved", None)
+        if last is not None and last.get("iteration") == it and last.get("tag_last"):
+            name = last["name"]  # the periodic checkpointer has just saved this iteration
+        else:
+            self.checkpointer.save(name, **extra)
+        raise TrainingInterrupted(signum, it, os.path.join(self.cfg.train.output_dir, name))
 
     def after_train(self) -> None:
-        flush = getattr(self._trainer, "flush_metrics", None)
         try:
-            if callable(flush):
-                flush()  # losses of a run that stopped between two reads
+            self.flush_metrics()  # losses of a run that stopped between two reads
         finally:
             super().after_train()
 
@@ -236,20 +269,17 @@ class DefaultTrainer(TrainerBase):
         """The default hooks, in the order they must run after each step.
 
         Timer first (it times the step); the LR hook records the lr the step used;
-        the checkpointer saves before evaluation so a slow eval cannot lose a step;
-        ``BestCheckpointer`` reads the metrics ``EvalHook`` just stored; writers run
-        last so each line holds the eval metrics; the loss curve is drawn after the
-        writers closed ``metrics.json``. Then ``cfg.train.hooks`` and plugin hooks.
+        ``BestCheckpointer`` reads the metrics ``EvalHook`` just stored; the periodic
+        checkpointer saves after both, so a checkpoint holds the state of every hook
+        after that iteration, the best metric included (a run resumed from it does not
+        evaluate that iteration again); writers run last so each line holds the eval
+        metrics; the loss curve is drawn after the writers closed ``metrics.json``.
+        Then ``cfg.train.hooks`` and plugin hooks.
         """
         cfg = self.cfg
         ret: list[hooks.HookBase] = [
             hooks.IterationTimer(),
             hooks.LRScheduler(self.optimizer, self.lr_scheduler),
-            hooks.PeriodicCheckpointer(
-                self.checkpointer,
-                cfg.train.checkpointer.period,
-                max_to_keep=try_get_key(cfg, "train.checkpointer.max_to_keep", default=None),
-            ),
         ]
         if try_get_key(cfg, "train.evaluation.enabled", default=False) and self.test_loader:
 
@@ -267,6 +297,13 @@ class DefaultTrainer(TrainerBase):
                     mode=try_get_key(cfg, "train.evaluation.eval_mode", default="max"),
                 )
             )
+        ret.append(
+            hooks.PeriodicCheckpointer(
+                self.checkpointer,
+                cfg.train.checkpointer.period,
+                max_to_keep=try_get_key(cfg, "train.checkpointer.max_to_keep", default=None),
+            )
+        )
         if dist.is_main_process():
             ret.append(hooks.PeriodicWriter(self.build_writers(), cfg.train.log_period))
             ret.append(hooks.LossCurveWriter(cfg.train.output_dir))

@@ -117,11 +117,7 @@ class PeriodicCheckpointer(HookBase):
             checkpointer.max_to_keep = int(max_to_keep)
 
     def _extra(self, iteration: int) -> dict[str, Any]:
-        extra: dict[str, Any] = {"iteration": iteration}
-        consumed = getattr(self.trainer, "consumed_train_samples", None)
-        if consumed is not None:
-            extra["consumed_samples"] = int(consumed)
-        return extra
+        return checkpoint_extra(self.trainer, iteration)
 
     def after_step(self) -> None:
         it = self.trainer.iter
@@ -133,6 +129,26 @@ class PeriodicCheckpointer(HookBase):
             self.checkpointer.save(
                 f"{self.file_prefix}_final", **self._extra(self.trainer.max_iter - 1)
             )
+
+
+def checkpoint_extra(trainer: Any, iteration: int) -> dict[str, Any]:
+    """What a training checkpoint stores besides the tensors: ``iteration`` (the last
+    one it includes), ``consumed_samples`` and the hooks' states (``trainer``).
+
+    Losses a graph trainer has not read back yet are read first, so a non-finite loss
+    stops the run before its state is saved.
+    """
+    flush = getattr(trainer, "flush_metrics", None)
+    if callable(flush):
+        flush()
+    extra: dict[str, Any] = {"iteration": iteration}
+    consumed = getattr(trainer, "consumed_train_samples", None)
+    if consumed is not None:
+        extra["consumed_samples"] = int(consumed)
+    state_dict = getattr(trainer, "state_dict", None)
+    if callable(state_dict):
+        extra["trainer"] = state_dict()
+    return extra
 
 
 class EvalHook(HookBase):
@@ -192,7 +208,9 @@ class BestCheckpointer(HookBase):
     """Save ``model_best`` whenever ``val_metric`` improves (``mode`` "max" or "min").
 
     Runs right after each evaluation (register it after :class:`EvalHook`). Rank 0
-    decides and every rank follows, so all ranks take part in the save.
+    decides and every rank follows, so all ranks take part in the save. The best
+    value and its iteration are part of the trainer's checkpointed state, so after
+    ``--resume`` a worse evaluation does not replace ``model_best``.
     """
 
     def __init__(
@@ -213,6 +231,20 @@ class BestCheckpointer(HookBase):
         self.best_metric: Optional[float] = None
         self.best_iter: Optional[int] = None
         self._warned = False
+
+    def state_dict(self) -> dict:
+        return {"best_metric": self.best_metric, "best_iter": self.best_iter}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_metric = state.get("best_metric")
+        self.best_iter = state.get("best_iter")
+        if self.best_metric is not None:
+            logger.info(
+                "Best %s so far: %.5g at iteration %s (from the checkpoint)",
+                self._val_metric,
+                self.best_metric,
+                self.best_iter,
+            )
 
     def _improved(self, value: float) -> bool:
         if self.best_metric is None or math.isnan(self.best_metric):

@@ -201,5 +201,17 @@ def run_from_args(args: argparse.Namespace) -> int:
         eval_only=args.eval_only,
         fast_dev_run=args.fast_dev_run,
     )
-    run(cfg, args, eval_only=args.eval_only)
+    from libai.engine.stop import TrainingInterrupted
+    from libai.utils.checkpoint import CheckpointError
+
+    try:
+        run(cfg, args, eval_only=args.eval_only)
+    except TrainingInterrupted as exc:
+        logger.warning("%s", exc)
+        print(f"libai-engine run: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (FloatingPointError, CheckpointError) as exc:
+        # The trainer logged the traceback; the user needs the message.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -16,11 +16,13 @@ the scheduler and checkpoints mean the same thing in both modes.)
 from __future__ import annotations
 
 import logging
+import math
 import time
 import weakref
 from typing import Any, Callable, Optional
 
 from libai.engine.events import EventStorage, get_event_storage
+from libai.engine.stop import TrainingInterrupted
 
 __all__ = ["EagerTrainer", "GraphTrainer", "HookBase", "TrainerBase"]
 
@@ -44,6 +46,10 @@ class HookBase:
     ``self.trainer`` is a weak proxy of the trainer, set by ``register_hooks``;
     ``self.trainer.iter`` is the iteration being run (in ``after_train``: the
     number of iterations done).
+
+    A hook that keeps state a resumed run needs (the best metric so far, say)
+    returns it from :meth:`state_dict` and takes it back in :meth:`load_state_dict`;
+    checkpoints store it (``meta.json``, so plain numbers, strings, lists and dicts).
     """
 
     trainer: Any = None
@@ -59,6 +65,24 @@ class HookBase:
 
     def after_step(self) -> None:
         """Called after each iteration."""
+
+    def state_dict(self) -> dict:
+        """The hook's state to keep in checkpoints (JSON-serializable); none by default."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Take back what :meth:`state_dict` returned (on ``--resume``)."""
+
+
+def _hook_keys(hooks: list[HookBase]) -> list[str]:
+    """A stable key per hook: its class name, with ``#n`` for the n-th repeat of a class."""
+    seen: dict[str, int] = {}
+    keys = []
+    for h in hooks:
+        name = type(h).__qualname__
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return keys
 
 
 class TrainerBase:
@@ -103,6 +127,8 @@ class TrainerBase:
                 # `iter` now counts the iterations done, which after_train hooks
                 # (final checkpoint, sample text) rely on.
                 self.iter = max_iter
+            except TrainingInterrupted:
+                raise  # a clean stop (SIGTERM/SIGINT), state saved: not an error
             except Exception:
                 logger.exception("Exception during training:")
                 raise
@@ -131,6 +157,24 @@ class TrainerBase:
     def run_step(self) -> None:
         raise NotImplementedError
 
+    def state_dict(self) -> dict:
+        """The hooks' states (``{"hooks": {key: state}}``), for checkpoints."""
+        states = {k: h.state_dict() for k, h in zip(_hook_keys(self._hooks), self._hooks)}
+        return {"hooks": {k: v for k, v in states.items() if v}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Give each hook its state from :meth:`state_dict`; a state without its hook is
+        logged and ignored (the hooks of the run changed)."""
+        hooks = dict(zip(_hook_keys(self._hooks), self._hooks))
+        for key, hook_state in (state or {}).get("hooks", {}).items():
+            if key not in hooks:
+                logger.warning(
+                    "the checkpoint holds state of hook %s, which this run does not have; ignored",
+                    key,
+                )
+                continue
+            hooks[key].load_state_dict(hook_state)
+
     @staticmethod
     def write_metrics(
         loss_dict: dict[str, Any],
@@ -142,14 +186,31 @@ class TrainerBase:
 
         ``total_loss`` is the sum of the entries whose key contains ``"loss"``;
         ``iteration`` defaults to the current one.
+
+        Raises:
+            FloatingPointError: when the total loss is NaN or infinite (as detectron2);
+                the message names the iteration and the non-finite loss terms. Nothing
+                is stored then, and training stops before any hook could checkpoint
+                the state that produced it.
         """
         storage = get_event_storage()
-        storage.put_scalar("data_time", data_time, iteration=iteration)
+        terms = {k: v for k, v in loss_dict.items() if "loss" in k}
         total = 0.0
+        for v in terms.values():
+            total += v
+        if not math.isfinite(total):
+            it = storage.iter if iteration is None else iteration
+            bad = {k: v for k, v in terms.items() if not math.isfinite(v)}
+            raise FloatingPointError(
+                f"the loss is not finite at iteration {it}: total_loss={total} "
+                f"(non-finite terms: {', '.join(f'{k}={v}' for k, v in bad.items())}). "
+                "Training stopped and no checkpoint was written from this state; look for "
+                "NaN/inf in the data or lower the learning rate, then --resume from the "
+                "last checkpoint."
+            )
+        storage.put_scalar("data_time", data_time, iteration=iteration)
         for k, v in loss_dict.items():
             storage.put_scalar(prefix + k, v, iteration=iteration)
-            if "loss" in k:
-                total += v
         storage.put_scalar(prefix + "total_loss", total, iteration=iteration)
 
 

@@ -90,6 +90,14 @@ class DatasetEvaluators(DatasetEvaluator):
         return results
 
 
+def _dataset_size(data_loader: Any) -> int | None:
+    """``len(data_loader.dataset)``, or ``None`` when the loader has no sized dataset."""
+    try:
+        return len(data_loader.dataset)
+    except (AttributeError, TypeError):
+        return None
+
+
 def _valid_rows(value: Any, padded_size: int, valid: int) -> Any:
     if isinstance(value, flow.Tensor) and value.ndim >= 1 and value.shape[0] == padded_size:
         return value[:valid] if valid < padded_size else value
@@ -113,6 +121,10 @@ def inference_on_dataset(
         data_loader: iterable of raw batches.
         batch_size: the batch size the model expects; a shorter last batch is padded
             (a compiled graph has a fixed batch size) and the padding dropped again.
+            When the loader has a ``dataset`` with a length, rows past that many
+            samples are padding too and dropped: a data-parallel test sampler
+            (``SingleRoundSampler``) completes the last global batch that way, so
+            that every rank runs the same number of batches.
         eval_iter: evaluate at most this many batches (``None`` or a negative value: all).
         get_batch: ``get_batch(raw_batch, input_placement_device)`` -> dict of global tensors.
         input_placement_device: device type the batch is placed on first ("cpu").
@@ -135,14 +147,19 @@ def inference_on_dataset(
     compute_time = 0.0
     num_batches = 0
     num_samples = 0
+    total = _dataset_size(data_loader)
     try:
         with flow.no_grad():
             for idx, raw in enumerate(data_loader):
-                if limit is not None and idx >= limit:
+                if (limit is not None and idx >= limit) or (
+                    total is not None and num_samples >= total
+                ):
                     break
                 data = get_batch(raw, input_placement_device)
                 padded, valid = pad_batch(data, batch_size)
                 padded_size = max(valid, batch_size)
+                if total is not None:
+                    valid = min(valid, max(total - num_samples, 0))
                 tic = time.perf_counter()
                 outputs = model(**padded)
                 compute_time += time.perf_counter() - tic

@@ -36,22 +36,30 @@ from typing import Any
 
 import numpy as np
 from libai.utils import distributed as dist
+from libai.utils.checkpoint_files import (
+    LAST_CHECKPOINT_FILE,
+    META_FILE,
+    OLD_MARK,
+    TMP_MARK,
+    CheckpointMetaError,
+    complete_checkpoints,
+    find_last_checkpoint,
+    last_checkpoint_iteration,
+    read_meta,
+)
 from libai.utils.oneflow_env import flow
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["CheckpointError", "Checkpointer"]
 
-META_FILE = "meta.json"
-LAST_CHECKPOINT_FILE = "last_checkpoint"
 FORMAT_VERSION = 1
 _PICKLE_FILE = "pickled_data"  # what flow.save writes at the top of its directory
-_TMP_MARK = ".tmp-"
-_OLD_MARK = ".old-"
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated or unreadable; the message names the file."""
+    """A checkpoint is missing, truncated, unreadable or cannot be written; the message
+    names the file."""
 
 
 # -- internals -------------------------------------------------------------------------
@@ -82,7 +90,7 @@ def _manifest(root: str) -> dict:
 
 
 def _write_atomic_text(path: str, text: str) -> None:
-    tmp = f"{path}{_TMP_MARK}{uuid.uuid4().hex[:8]}"
+    tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:8]}"
     with open(tmp, "w") as f:
         f.write(text)
         f.flush()
@@ -98,6 +106,15 @@ def _rng_state() -> dict:
         "numpy": [np_state[0], np_state[1].tolist(), *[_py(v) for v in np_state[2:]]],
         "oneflow": flow.get_rng_state().numpy().tolist(),
     }
+
+
+def _write_error(name: str, path: str, exc: BaseException) -> str:
+    reason = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
+    return (
+        f"cannot write checkpoint {name!r}: {path}: {reason}; the previous checkpoint "
+        "stays the newest (free disk space, raise the file size limit or make the "
+        "directory writable, then --resume)"
+    )
 
 
 def _py(value: Any) -> Any:
@@ -224,6 +241,8 @@ class Checkpointer:
         self.save_to_disk = save_to_disk
         self.max_to_keep = max_to_keep
         self.checkpointables = {k: v for k, v in checkpointables.items() if v is not None}
+        # name, tag_last and extra of the last successful save (on every rank)
+        self.last_saved: dict | None = None
         if "model" in self.checkpointables:
             raise ValueError("'model' is the model's own entry; give the other object another name")
 
@@ -243,25 +262,35 @@ class Checkpointer:
         """
         if not self.save_dir or not self.save_to_disk:
             return ""
-        if not name or os.sep in name or _TMP_MARK in name:
+        if not name or os.sep in name or TMP_MARK in name:
             raise ValueError(f"checkpoint name must be a plain directory name, got {name!r}")
         extra = _json_ready(extra, name)
         final = os.path.join(self.save_dir, name)
         token = uuid.uuid4().hex[:8]
         if dist.get_world_size() > 1:
             token = dist.all_gather_object(token)[0]  # every rank writes to rank 0's path
-        tmp = f"{final}{_TMP_MARK}{token}"
+        tmp = f"{final}{TMP_MARK}{token}"
         rng_states = dist.all_gather_object(_rng_state())
 
+        error: str | None = None
         if dist.is_main_process():
-            # Leftovers of an earlier save of this name that crashed: never read, remove.
-            for stale in glob.glob(glob.escape(final) + _TMP_MARK + "*"):
-                shutil.rmtree(stale)
-            os.makedirs(tmp, exist_ok=False)
+            try:
+                # Leftovers of an earlier save of this name that crashed: never read, remove.
+                for stale in glob.glob(glob.escape(final) + TMP_MARK + "*"):
+                    shutil.rmtree(stale)
+                os.makedirs(tmp, exist_ok=False)
+            except OSError as exc:
+                error = _write_error(name, exc.filename or tmp, exc)
+        self._raise_on_every_rank(error, tmp)
         states = {"model": self.model.state_dict()}
         states.update({k: obj.state_dict() for k, obj in self.checkpointables.items()})
         for key, state in states.items():
-            self._save_object(state, os.path.join(tmp, key))
+            path = os.path.join(tmp, key)
+            try:
+                self._save_object(state, path)
+            except Exception as exc:  # flow.save raises OSError or OneFlow's RuntimeError
+                error = error or _write_error(name, getattr(exc, "filename", None) or path, exc)
+        self._raise_on_every_rank(error, tmp)
 
         if dist.is_main_process():
             meta = {
@@ -273,15 +302,36 @@ class Checkpointer:
                 "rng_states": rng_states,
                 "files": _manifest(tmp),
             }
-            # meta.json is written last: a directory without it was never finished.
-            _write_atomic_text(os.path.join(tmp, META_FILE), json.dumps(meta))
-            self._replace_dir(tmp, final, token)
-            if tag_last:
-                self.tag_last_checkpoint(name)
+            try:
+                # meta.json is written last: a directory without it was never finished.
+                _write_atomic_text(os.path.join(tmp, META_FILE), json.dumps(meta))
+                self._replace_dir(tmp, final, token)
+                if tag_last:
+                    self.tag_last_checkpoint(name)
+            except OSError as exc:
+                error = _write_error(name, exc.filename or tmp, exc)
+        self._raise_on_every_rank(error, tmp)
+        if dist.is_main_process():
             self._prune()
             logger.info("Saved checkpoint %s", final)
         dist.synchronize()
+        self.last_saved = {"name": name, "tag_last": tag_last, **extra}
         return final
+
+    @staticmethod
+    def _raise_on_every_rank(error: str | None, tmp: str) -> None:
+        """Raise ``error`` (rank 0's) as :class:`CheckpointError` on every rank, after
+        removing the unfinished ``tmp`` directory; a no-op when there is no error."""
+        if dist.get_world_size() > 1:
+            error = dist.all_gather_object(error)[0]
+        if error is None:
+            return
+        if dist.is_main_process() and os.path.isdir(tmp):
+            try:
+                shutil.rmtree(tmp)
+            except OSError as exc:  # e.g. a read-only parent: nothing reads *.tmp-* anyway
+                logger.warning("could not remove the unfinished checkpoint %s: %s", tmp, exc)
+        raise CheckpointError(error)
 
     def _save_object(self, state: Any, path: str) -> None:
         if _has_global_tensor(state):
@@ -295,7 +345,7 @@ class Checkpointer:
         # first. If we die in between, _find_last still finds a complete checkpoint.
         old = None
         if os.path.exists(final):
-            old = f"{final}{_OLD_MARK}{token}"
+            old = f"{final}{OLD_MARK}{token}"
             os.replace(final, old)
         os.replace(tmp, final)
         if old is not None:
@@ -319,38 +369,10 @@ class Checkpointer:
     # -- finding checkpoints -------------------------------------------------------------
 
     def _complete_checkpoints(self) -> list:
-        if not self.save_dir or not os.path.isdir(self.save_dir):
-            return []
-        names = os.listdir(self.save_dir)
-        complete = []
-        for n in names:
-            if _TMP_MARK in n or not os.path.isfile(os.path.join(self.save_dir, n, META_FILE)):
-                continue
-            # "<name>.old-<token>" is a finished checkpoint moved aside while its
-            # replacement was renamed in; it counts only if that rename never happened.
-            if _OLD_MARK in n and n.split(_OLD_MARK)[0] in names:
-                continue
-            complete.append(n)
-        return sorted(complete)
+        return complete_checkpoints(self.save_dir)
 
     def _find_last(self) -> str | None:
-        tag = os.path.join(self.save_dir, LAST_CHECKPOINT_FILE)
-        if os.path.isfile(tag):
-            with open(tag) as f:
-                name = f.read().strip()
-            if name and os.path.isfile(os.path.join(self.save_dir, name, META_FILE)):
-                return name
-            logger.warning(
-                "%s names %r, which is not a complete checkpoint; using the newest complete one",
-                tag,
-                name,
-            )
-        complete = self._complete_checkpoints()
-        if not complete:
-            return None
-        return max(
-            complete, key=lambda n: os.path.getmtime(os.path.join(self.save_dir, n, META_FILE))
-        )
+        return find_last_checkpoint(self.save_dir) if self.save_dir else None
 
     def has_checkpoint(self) -> bool:
         """Whether ``save_dir`` holds a complete checkpoint."""
@@ -365,16 +387,13 @@ class Checkpointer:
         """Paths of all complete checkpoints in ``save_dir``, sorted by name."""
         return [os.path.join(self.save_dir, n) for n in self._complete_checkpoints()]
 
-    @classmethod
-    def last_checkpoint_iteration(cls, save_dir: str) -> int | None:
+    @staticmethod
+    def last_checkpoint_iteration(save_dir: str) -> int | None:
         """The ``iteration`` stored with the latest checkpoint in ``save_dir`` (None: no checkpoint)."""
-        finder = cls(None, save_dir)
-        path = finder.get_checkpoint_file()
-        if not path:
-            return None
-        meta = _read_meta(path)
-        iteration = meta.get("extra", {}).get("iteration")
-        return None if iteration is None else int(iteration)
+        try:
+            return last_checkpoint_iteration(save_dir)
+        except CheckpointMetaError as exc:
+            raise CheckpointError(str(exc)) from exc
 
     # -- loading ---------------------------------------------------------------------
 
@@ -519,15 +538,10 @@ def _is_flow_dir(path: str) -> bool:
 
 
 def _read_meta(path: str) -> dict:
-    meta_path = os.path.join(path, META_FILE)
     try:
-        with open(meta_path) as f:
-            meta = json.load(f)
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read checkpoint metadata {meta_path}: {exc}") from exc
-    if not isinstance(meta, dict) or "files" not in meta or "checkpointables" not in meta:
-        raise CheckpointError(f"{meta_path} is not a LiBai checkpoint's metadata")
-    return meta
+        return read_meta(path)
+    except CheckpointMetaError as exc:
+        raise CheckpointError(str(exc)) from exc
 
 
 def _verified_meta(path: str) -> dict | None:

@@ -1,0 +1,231 @@
+"""``libai-engine run --max-restarts N [--nproc-per-node P]``: training that survives crashes.
+
+The supervisor is a small process that never imports OneFlow. It starts the training
+(one process, or ``P`` ranks), waits, and when the training died from a signal or
+exited with a status other than 0 and 2 (2 is a user error: restarting cannot fix
+it), starts it again with ``--resume``, at most ``N`` times. Resume is exact, so a
+restarted run has the losses of one that never crashed. Each restart is logged with
+its cause and the iteration it resumes from; the exit status is the last attempt's
+(``128 + signal`` for a rank killed by a signal, as a shell reports it).
+
+Why our own launcher for ``P > 1`` instead of a supervisor around ``python -m
+oneflow.distributed.launch``: when one rank crashes, OneFlow's launcher sends SIGTERM
+to the others and exits at once with status 1, without waiting for them and without
+saying which rank died of what. The survivors then wait forever in a collective for
+the dead rank (they are orphans the launcher no longer watches), and a supervisor
+around it sees only "1". Here the supervisor starts the ranks itself with the same
+environment OneFlow's launcher gives them (``MASTER_ADDR``, ``MASTER_PORT``,
+``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``, ``OMP_NUM_THREADS=1`` unless set), so it
+knows each rank's fate, kills all ranks when one crashes, and restarts them all on a
+fresh port. The ranks stay in the supervisor's process group (killing that group
+kills everything) and die with the supervisor (``PR_SET_PDEATHSIG`` on Linux), so
+no rank outlives it; their data-loader workers die with them the same way.
+SIGTERM or SIGINT sent to the supervisor is passed to every rank, which finish their
+iteration, save a checkpoint and exit with ``128 + signal``; no restart follows.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import Optional
+
+__all__ = ["Attempt", "describe_status", "rank_environment", "supervise"]
+
+# Status 2 is a user error (a bad config or option): a restart cannot fix it.
+NO_RESTART_STATUSES = (0, 2)
+SUPERVISED_ENV = "LIBAI_SUPERVISED"
+_POLL_SECONDS = 0.2
+# After a stop signal, how long the other ranks may take to finish once one rank ended:
+# they finish an iteration and a checkpoint; longer means they wait for a dead peer.
+STOP_GRACE_SECONDS = 300.0
+
+
+def _say(message: str) -> None:
+    print(f"libai-engine run: {message}", file=sys.stderr, flush=True)
+
+
+def describe_status(returncode: int) -> str:
+    """``"SIGSEGV"`` for a process killed by a signal, ``"exit status 1"`` otherwise."""
+    if returncode < 0:
+        try:
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+def exit_status(returncode: int) -> int:
+    """A process's return code as a shell reports it (``128 + signal`` when killed)."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def rank_environment(rank: int, world_size: int, port: int) -> dict:
+    """The environment OneFlow's launcher gives rank ``rank`` of a one-node run."""
+    env = dict(os.environ)
+    env.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE=str(world_size),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+    )
+    env[SUPERVISED_ENV] = "1"
+    if world_size > 1:
+        env.setdefault("OMP_NUM_THREADS", "1")  # as OneFlow's launcher: no oversubscription
+    return env
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the supervisor dies (Linux only)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+
+
+@dataclass
+class Attempt:
+    """How one attempt ended: the exit status to report and why it ended."""
+
+    status: int
+    cause: str  # "" on success; "rank 1: SIGSEGV", "exit status 1", ...
+
+
+class _Ranks:
+    """The rank processes of one attempt; forwards stop signals to them."""
+
+    def __init__(self, command: Sequence[str], nproc: int) -> None:
+        port = _free_port() if nproc > 1 else 0
+        self.procs: list[subprocess.Popen] = []
+        for rank in range(nproc):
+            env = rank_environment(rank, nproc, port) if nproc > 1 else dict(os.environ)
+            env[SUPERVISED_ENV] = "1"
+            self.procs.append(subprocess.Popen(list(command), env=env, preexec_fn=_die_with_parent))
+
+    def signal_all(self, signum: int) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.kill(p.pid, signum)
+                except ProcessLookupError:
+                    pass
+
+    def kill_all(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()  # its data-loader workers follow (they die with their parent)
+        for p in self.procs:
+            p.wait()
+
+    def wait(self, stopping: _StopRequest) -> Attempt:
+        """Wait until every rank ended, or one failed (then kill the others)."""
+        failed: Optional[tuple[int, int]] = None
+        failed_at = 0.0
+        try:
+            while True:
+                codes = [p.poll() for p in self.procs]
+                for rank, code in enumerate(codes):
+                    if code is not None and code != 0 and failed is None:
+                        failed, failed_at = (rank, code), time.monotonic()
+                if all(c is not None for c in codes):
+                    break
+                if failed is not None:
+                    rank, code = failed
+                    # A stopping rank that saved exits 128 + signal; its peers are
+                    # doing the same. Anything else: the others would wait forever.
+                    if not (stopping.signum and code == 128 + stopping.signum):
+                        break
+                    if time.monotonic() - failed_at > STOP_GRACE_SECONDS:
+                        break
+                time.sleep(_POLL_SECONDS)
+        finally:
+            self.kill_all()  # ranks a crash left waiting, data-loader workers
+        if failed is None:
+            return Attempt(0, "")
+        rank, code = failed
+        who = f"rank {rank} " if len(self.procs) > 1 else ""
+        return Attempt(exit_status(code), f"{who}died of {describe_status(code)}")
+
+
+class _StopRequest:
+    """SIGTERM/SIGINT to the supervisor: pass them to the ranks; no restart afterwards."""
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self.ranks: Optional[_Ranks] = None
+
+    def handle(self, signum: int, frame: Optional[FrameType]) -> None:
+        self.signum = self.signum or signum
+        if self.ranks is not None:
+            self.ranks.signal_all(signum)
+
+
+def _resume_iteration(output_dir: Optional[str]) -> str:
+    if not output_dir:
+        return "the last checkpoint"
+    from libai.utils.checkpoint_files import CheckpointMetaError, last_checkpoint_iteration
+
+    try:
+        last = last_checkpoint_iteration(output_dir)
+    except CheckpointMetaError as exc:
+        return f"the last checkpoint ({exc})"
+    if last is None:
+        return f"iteration 0 (no checkpoint in {output_dir} yet)"
+    return f"iteration {last + 1} (the checkpoint of iteration {last} in {output_dir})"
+
+
+def supervise(
+    command: Sequence[str],
+    resume_command: Sequence[str],
+    *,
+    max_restarts: int,
+    nproc: int = 1,
+    output_dir: Optional[str] = None,
+) -> int:
+    """Run ``command`` on ``nproc`` ranks; after a crash run ``resume_command`` (the
+    same with ``--resume``), at most ``max_restarts`` times. Returns the exit status
+    of the last attempt."""
+    stop = _StopRequest()
+    previous = {sig: signal.signal(sig, stop.handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        restarts = 0
+        cmd = command
+        while True:
+            stop.ranks = _Ranks(cmd, nproc)
+            if stop.signum:  # a signal that came while the ranks were being started
+                stop.ranks.signal_all(stop.signum)
+            attempt = stop.ranks.wait(stop)
+            stop.ranks = None
+            if attempt.status in NO_RESTART_STATUSES or stop.signum:
+                return attempt.status
+            if restarts >= max_restarts:
+                _say(
+                    f"training {attempt.cause}; no restart left (--max-restarts {max_restarts}), "
+                    f"exiting with status {attempt.status}"
+                )
+                return attempt.status
+            restarts += 1
+            _say(
+                f"training {attempt.cause}; restart {restarts}/{max_restarts} with --resume "
+                f"from {_resume_iteration(output_dir)}"
+            )
+            cmd = resume_command
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
