@@ -15,6 +15,9 @@ type of the libai GPT on its own, eagerly: forward, then forward + backward, eac
 synchronised by reading a value back, with the inputs the module received in a real step;
 the table gives milliseconds per step (fastest repeat per call, summed over the calls of
 a step), plus AdamW's step and the whole eager step (mean) to compare the sum with.
+``--clock cpu`` times by the CPU time of this process (all threads) instead of wall time:
+on a machine shared with other jobs it moves far less, but it understates runs that
+use both cores (and makes PyTorch's spinning OpenMP threads look very slow).
 
 ``torch`` uses PyTorch's default threads, ``torch-1thread`` one thread: on a shared,
 oversubscribed machine PyTorch's OpenMP threads wait on each other and the default can be
