@@ -219,3 +219,18 @@ def test_oneflow_launcher_passes_the_choice_on(tmp_path):
     assert out.returncode == 0, out.stderr
     expected = "Haswell" if _has_avx2_fma() else "None"
     assert f"worker {expected}" in out.stdout.splitlines()
+
+
+def test_engine_run_chooses_before_a_config_imports_oneflow(tmp_path):
+    # Vision configs import flowvision, hence OneFlow, while the config is executed: the
+    # choice must already be made by then. The config has no namespaces, so the run
+    # stops with a usage error right after executing it.
+    config = tmp_path / "imports_oneflow.py"
+    config.write_text(
+        _CORENAME.replace("from libai.utils.oneflow_env import flow", "import oneflow as flow")
+    )
+    out = _run_group([sys.executable, "-m", "libai.engine.cli", "run", str(config)], _clean_env())
+    assert out.returncode == 2, out.stderr
+    assert "lacks the namespaces" in out.stderr
+    expected = ["Haswell", "Haswell"] if _has_avx2_fma() else ["None"]
+    assert out.stdout.split()[: len(expected)] == expected
