@@ -117,7 +117,8 @@ class LayerNorm(nn.Module):
             )
         # On the CPU, OneFlow's functional layer_norm composes seven ops (its variance
         # alone is several) and broadcasts [N, 1] statistics: centring once on rows and
-        # widening the statistics (widen_rows) gives the same values, ~50x faster.
+        # widening the statistics (widen_rows) gives the same values, and LayerNorm's share
+        # of the GPT benchmark's step fell about 4x (benchmarks/results-models.md).
         rows = x.reshape(-1, _numel(self.normalized_shape))
         centred = rows - widen_rows(rows.mean(dim=-1, keepdim=True), self._ones_row)
         variance = (centred * centred).mean(dim=-1, keepdim=True)
