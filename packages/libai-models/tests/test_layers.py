@@ -127,6 +127,11 @@ def test_query_key_layer_scaling_is_exact_in_float32():
     scaled.load_state_dict(plain.state_dict())
     x = g(RNG.standard_normal((2, 4, 8)).astype(np.float32))
     np.testing.assert_allclose(n(scaled(x)), n(plain(x)), atol=1e-6)
+    # On the CPU (float32 only) the divide-then-multiply pair is folded away entirely.
+    assert scaled.coeff is None and scaled.norm_factor == plain.norm_factor == 0.5
+    np.testing.assert_array_equal(n(scaled(x)), n(plain(x)))
+    deep = MultiheadAttention(8, 2, apply_query_key_layer_scaling=True, layer_idx=3)
+    assert deep.coeff is None and deep.norm_factor == 0.5
 
 
 def test_cross_attention_and_cache_shapes():

@@ -42,7 +42,8 @@ class MultiheadAttention(nn.Module):
         init_method, output_layer_init_method: weight initialisers.
         bias_dropout_fusion, scale_mask_softmax_fusion: request fused kernels.
         apply_query_key_layer_scaling: divide scores by ``layer_idx + 1`` before the
-            softmax input is rescaled (Megatron's fp16 trick; exact in float32).
+            softmax input is rescaled (Megatron's fp16 trick; a no-op in float32, so on
+            the CPU it is folded into the scores' scale, see ``_score_scaling``).
         attn_mask_type: ``AttnMaskType.padding`` or ``AttnMaskType.causal``.
         bias: whether the projections have biases (T5's have none).
         scale: multiply scores by this instead of ``1/sqrt(head_size)`` (T5 uses 1.0).
@@ -85,12 +86,6 @@ class MultiheadAttention(nn.Module):
         self.layer_idx = layer_idx
         output_layer_init_method = output_layer_init_method or init_method
 
-        self.norm_factor = 1.0 / math.sqrt(head_size) if scale is None else float(scale)
-        self.coeff = None
-        if apply_query_key_layer_scaling:
-            self.coeff = float(layer_idx + 1)
-            self.norm_factor /= self.coeff
-
         self.attention_dropout_prob = attention_dropout_prob
         self.output_dropout_prob = output_dropout_prob
         self.dropout = nn.Dropout(p=attention_dropout_prob)
@@ -99,6 +94,9 @@ class MultiheadAttention(nn.Module):
             scale_mask_softmax_fusion,
             "scale_tril_softmax" if attn_mask_type == AttnMaskType.causal else "scale_mask_softmax",
             layer_idx,
+        )
+        self.norm_factor, self.coeff = _score_scaling(
+            head_size, scale, apply_query_key_layer_scaling, layer_idx, self.fused_softmax
         )
         self.fused_bias_dropout = use_fused(bias_dropout_fusion, "bias_dropout", layer_idx)
 
@@ -243,6 +241,32 @@ class MultiheadAttention(nn.Module):
             f"hidden_size={self.hidden_size}, num_heads={self.num_heads}, "
             f"is_cross_attention={self.is_cross_attention}"
         )
+
+
+def _score_scaling(
+    head_size: int,
+    scale: Optional[float],
+    apply_query_key_layer_scaling: bool,
+    layer_idx: int,
+    fused_softmax: bool,
+) -> tuple:
+    """``(norm_factor, coeff)``: scores are ``q.k * norm_factor``, then ``* coeff`` if not None.
+
+    Megatron's query-key layer scaling divides the scores by ``layer_idx + 1`` and
+    multiplies them back inside the softmax, to keep float16 scores in range. On the
+    CPU, where OneFlow 0.9.0 computes in float32 only, the pair is a no-op up to float32
+    rounding that costs a full pass over the scores forward and backward; it is folded
+    into the matmul's scale there (``coeff`` None) unless the fused kernel applies it.
+    """
+    from libai.utils import distributed as dist
+
+    norm_factor = 1.0 / math.sqrt(head_size) if scale is None else float(scale)
+    if not apply_query_key_layer_scaling:
+        return norm_factor, None
+    if not fused_softmax and dist.get_layer_placement(layer_idx).type == "cpu":
+        return norm_factor, None
+    coeff = float(layer_idx + 1)
+    return norm_factor / coeff, coeff
 
 
 def causal_mask(tgt_len: int, src_len: int, like):
