@@ -50,13 +50,17 @@ def test_json_list_and_json_lines_read_the_same(tmp_path, alpaca_file) -> None:
     assert read_alpaca_records(alpaca_file) == RECORDS == read_alpaca_records(lines)
     no_input = tmp_path / "no_input.jsonl"
     no_input.write_text(json.dumps({"instruction": "Say hi.", "output": "hi"}))
-    assert read_alpaca_records(no_input) == [{"instruction": "Say hi.", "input": "", "output": "hi"}]
+    assert read_alpaca_records(no_input) == [
+        {"instruction": "Say hi.", "input": "", "output": "hi"}
+    ]
 
 
 def test_sample_is_prompt_then_response_and_eos(tokenizer, alpaca_file) -> None:
     ds = AlpacaDataset(alpaca_file, tokenizer, max_length=128)
     for i, record in enumerate(RECORDS):
-        prompt = [tokenizer.bos_token_id] + tokenizer.encode(format_prompt(record["instruction"], record["input"]))
+        prompt = [tokenizer.bos_token_id] + tokenizer.encode(
+            format_prompt(record["instruction"], record["input"])
+        )
         response = tokenizer.encode(record["output"]) + [tokenizer.eos_token_id]
         input_ids, labels = ds.arrays(i)
         n = len(prompt) + len(response)
@@ -74,7 +78,10 @@ def test_item_is_an_instance_with_labels_on_the_last_stage(tokenizer, alpaca_fil
     item = AlpacaDataset(alpaca_file, tokenizer, max_length=64)[0]
     assert list(item.get_fields()) == ["input_ids", "labels"]
     assert item.input_ids.placement_idx == 0 and item.labels.placement_idx == -1
-    assert tuple(item.input_ids.tensor.shape) == (64,) and str(item.labels.tensor.dtype) == "oneflow.int64"
+    assert (
+        tuple(item.input_ids.tensor.shape) == (64,)
+        and str(item.labels.tensor.dtype) == "oneflow.int64"
+    )
 
 
 def test_truncation_keeps_the_response_and_the_end_of_the_prompt(tokenizer, alpaca_file) -> None:
@@ -92,7 +99,9 @@ def test_truncation_keeps_the_response_and_the_end_of_the_prompt(tokenizer, alpa
 
 def test_a_response_longer_than_half_the_sample_is_cut_at_its_end(tokenizer, tmp_path) -> None:
     path = tmp_path / "long.json"
-    path.write_text(json.dumps([{"instruction": "Count.", "input": "", "output": " ".join(["lamp"] * 40)}]))
+    path.write_text(
+        json.dumps([{"instruction": "Count.", "input": "", "output": " ".join(["lamp"] * 40)}])
+    )
     ds = AlpacaDataset(path, tokenizer, max_length=20)
     prompt, response = ds.tokens(0)
     assert (len(prompt), len(response)) == (11, 10)
@@ -109,7 +118,9 @@ def test_collate_stacks_for_the_default_loader(tokenizer, alpaca_file) -> None:
     lengths = [len(dynamic.arrays(i)[0]) for i in range(2)]
     batch = dynamic.collate([dynamic[0], dynamic[1]], pad_to_multiple_of=8)
     assert tuple(batch.input_ids.tensor.shape) == (2, -(-max(lengths) // 8) * 8)
-    np.testing.assert_array_equal(batch.labels.tensor.numpy()[:, : min(lengths)][0], dynamic.arrays(0)[1][: min(lengths)])
+    np.testing.assert_array_equal(
+        batch.labels.tensor.numpy()[:, : min(lengths)][0], dynamic.arrays(0)[1][: min(lengths)]
+    )
 
 
 def test_works_with_build_nlp_train_loader(tokenizer) -> None:
@@ -126,10 +137,16 @@ def test_works_with_build_nlp_train_loader(tokenizer) -> None:
     "content, message",
     [
         ('[{"instruction": "a", "input": ""}]', r"alpaca.json: record 0 has no 'output' key"),
-        ('[{"instruction": "a", "output": "b"}, ["x"]]', r"alpaca.json: record 1 is a list, not an object"),
+        (
+            '[{"instruction": "a", "output": "b"}, ["x"]]',
+            r"alpaca.json: record 1 is a list, not an object",
+        ),
         ('[{"instruction": "a", "output": 3}]', r"record 0: 'output' must be a string, got int"),
         ('[{"instruction": "a", "output": "b"},', r"alpaca.json:1:\d+: not valid JSON"),
-        ('{"instruction": "a", "output": "b"}\n{"output": "b"}', r"alpaca.json:2: record 1 has no 'instruction' key"),
+        (
+            '{"instruction": "a", "output": "b"}\n{"output": "b"}',
+            r"alpaca.json:2: record 1 has no 'instruction' key",
+        ),
         ('{"instruction": "a", "output": "b"}\nnot json', r"alpaca.json:2: not valid JSON"),
     ],
 )
@@ -159,8 +176,12 @@ def test_bundled_data_is_alpaca_and_held_out_records_are_new() -> None:
 def test_bundled_data_is_what_its_script_writes() -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_instructions", TRAIN_PATH.parent / "make_instructions.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_instructions", TRAIN_PATH.parent / "make_instructions.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     train, heldout = module.build()
-    assert train == json.loads(TRAIN_PATH.read_text()) and heldout == json.loads(HELDOUT_PATH.read_text())
+    assert train == json.loads(TRAIN_PATH.read_text()) and heldout == json.loads(
+        HELDOUT_PATH.read_text()
+    )

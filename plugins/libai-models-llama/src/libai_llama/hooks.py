@@ -103,7 +103,9 @@ class InstructionAccuracyHook(HookBase):
         model.eval()
         answers = []
         try:
-            count = len(dataset) if self.max_records is None else min(len(dataset), self.max_records)
+            count = (
+                len(dataset) if self.max_records is None else min(len(dataset), self.max_records)
+            )
             for index in range(count):
                 prompt_ids, _ = dataset.tokens(index)
                 ids = greedy_answer(
@@ -111,7 +113,9 @@ class InstructionAccuracyHook(HookBase):
                 )
                 text = tokenizer.decode(ids, skip_special_tokens=True).strip()
                 expected = dataset.records[index]["output"].strip()
-                answers.append({**dataset.records[index], "answer": text, "correct": text == expected})
+                answers.append(
+                    {**dataset.records[index], "answer": text, "correct": text == expected}
+                )
         finally:
             model.train(was_training)
         correct = sum(a["correct"] for a in answers)

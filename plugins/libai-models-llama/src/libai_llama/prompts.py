@@ -17,7 +17,7 @@ PROMPT_NO_INPUT = (
 )
 
 
-def format_prompt(instruction: str, input: str = "") -> str:  # noqa: A002 - Alpaca's name
+def format_prompt(instruction: str, input: str = "") -> str:
     """The Alpaca prompt of a record: the with-input template when ``input`` is not empty."""
     if input:
         return PROMPT_WITH_INPUT.format(instruction=instruction, input=input)

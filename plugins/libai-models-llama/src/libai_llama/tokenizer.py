@@ -5,15 +5,16 @@ One class reads what a Hugging Face checkpoint directory ships:
 * ``tokenizer.json`` (Llama 3, Qwen2, and the fast tokenizer of most Llama 2 copies): the
   Rust ``tokenizers`` library does everything, including never splitting added tokens and
   the post-processor that adds ``<|begin_of_text|>``;
-* ``tokenizer.model`` (Llama 2's sentencepiece BPE with byte fallback): the
-  ``sentencepiece`` library segments, and the special tokens are split out of the text
-  first so that ``"</s>"`` in a text is the end-of-sequence id, as transformers does.
+* ``tokenizer.model`` (Llama 2's sentencepiece BPE with byte fallback): read with the
+  ``sentencepiece`` library and turned into the same ``tokenizers`` pipeline that
+  transformers 5 builds from it (its ``LlamaTokenizer`` no longer runs sentencepiece
+  itself), so a leading space or a ``"</s>"`` inside a text gives transformers' ids.
 
 A directory holding both is read through ``tokenizer.json``, as transformers' default
 (fast) class does. The special tokens come from the files, never from guesses:
 ``tokenizer_config.json`` first, then ``special_tokens_map.json``, then the ids of
-``generation_config.json``, then (sentencepiece only) the model's own ``<s>``/``</s>``/
-``<unk>`` pieces. Nothing is downloaded.
+``generation_config.json``, then (``tokenizer.model`` only) transformers' defaults
+``<s>``/``</s>``/``<unk>``. Nothing is downloaded.
 
 LiBai's API is kept: ``encode(text)`` adds no special tokens (as LiBai's ``encode``);
 ``encode(text, add_special_tokens=True)`` adds them as the files say (transformers'
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -36,6 +36,8 @@ __all__ = ["LlamaTokenizer", "find_tokenizer_file"]
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 _SIDE_FILES = ("tokenizer_config.json", "special_tokens_map.json", "generation_config.json")
 _SPECIAL_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token")
+# transformers' LlamaTokenizer defaults, used for a tokenizer.model without side files.
+_SENTENCEPIECE_DEFAULTS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
 
 
 def find_tokenizer_file(path: Union[str, os.PathLike]) -> Path:
@@ -72,7 +74,9 @@ def _read_json(path: Path) -> dict:
     except json.JSONDecodeError as exc:
         raise ValueError(f"LlamaTokenizer: {path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise ValueError(f"LlamaTokenizer: {path} must hold a JSON object, not {type(data).__name__}")
+        raise ValueError(
+            f"LlamaTokenizer: {path} must hold a JSON object, not {type(data).__name__}"
+        )
     return data
 
 
@@ -85,70 +89,84 @@ def _token_text(value: Any) -> Optional[str]:
     raise ValueError(f"LlamaTokenizer: cannot read a special token from {value!r}")
 
 
-class _SentencePieceBackend:
-    """Llama 2's ``tokenizer.model``."""
+def _merges(vocab: dict[str, int]) -> list[tuple[str, str]]:
+    """BPE merges implied by a sentencepiece vocabulary, in transformers' order.
 
-    def __init__(self, path: Path) -> None:
-        import sentencepiece as spm
-
-        self.model = spm.SentencePieceProcessor()
-        try:
-            self.model.Load(str(path))
-        except (OSError, RuntimeError) as exc:
-            raise ValueError(
-                f"LlamaTokenizer: {path} is not a sentencepiece model ({exc}); Llama 2 ships its "
-                "tokenizer as tokenizer.model, Llama 3 and Qwen2 as tokenizer.json"
-            ) from exc
-        self.size = self.model.get_piece_size()
-
-    def default_special(self, key: str) -> Optional[str]:
-        index = {"bos_token": self.model.bos_id(), "eos_token": self.model.eos_id(),
-                 "unk_token": self.model.unk_id(), "pad_token": self.model.pad_id()}[key]  # fmt: skip
-        return self.model.id_to_piece(index) if index >= 0 else None
-
-    def vocab(self) -> dict[str, int]:
-        return {self.model.id_to_piece(i): i for i in range(self.size)}
-
-    def token_to_id(self, token: str) -> Optional[int]:
-        index = self.model.piece_to_id(token)
-        return index if self.model.id_to_piece(index) == token else None
-
-    def id_to_token(self, index: int) -> Optional[str]:
-        return self.model.id_to_piece(index) if 0 <= index < self.size else None
-
-    def encode(self, text: str) -> list[int]:
-        return self.model.encode(text)
-
-    def pieces(self, text: str) -> list[str]:
-        return self.model.encode(text, out_type=str)
-
-    def decode(self, ids: list[int]) -> str:
-        return self.model.decode(ids)
+    Every split of a piece into two pieces of the vocabulary is a merge; merges are ranked
+    by the id of the merged piece, then by the ids and lengths of its halves (transformers'
+    ``generate_merges``, which its Llama tokenizer uses for a ``tokenizer.model``).
+    """
+    merges = []
+    for piece, rank in vocab.items():
+        local = [
+            (piece[:i], piece[i:], rank)
+            for i in range(1, len(piece))
+            if piece[:i] in vocab and piece[i:] in vocab
+        ]
+        merges += sorted(local, key=lambda m: (vocab[m[0]], vocab[m[1]]))
+    merges.sort(key=lambda m: (m[2], len(m[0]), len(m[1])))
+    return [(left, right) for left, right, _ in merges]
 
 
-class _JsonBackend:
-    """A ``tokenizer.json`` read by the ``tokenizers`` library."""
+def _sentencepiece_to_tokenizers(path: Path, legacy: bool, add_prefix_space: bool) -> Any:
+    """A ``tokenizers.Tokenizer`` equal to transformers' conversion of Llama 2's ``tokenizer.model``.
 
-    def __init__(self, path: Path) -> None:
-        from tokenizers import Tokenizer
+    Byte-fallback BPE over the model's pieces, no normaliser, a ``Metaspace`` pre-tokenizer
+    that prepends ``▁`` to the first word only (``legacy: false``, Llama 2's setting and
+    transformers 5's default) or to every text split (``legacy: true``), control pieces
+    (``<s>``, ``</s>``) and ``<unk>`` as special tokens.
 
-        try:
-            self.model = Tokenizer.from_file(str(path))
-        except Exception as exc:  # the Rust library raises a bare Exception
-            raise ValueError(f"LlamaTokenizer: {path} is not a tokenizers JSON file: {exc}") from exc
-        self.size = self.model.get_vocab_size(with_added_tokens=False)
+    Raises:
+        ValueError: the file is not a sentencepiece model, or not a BPE one.
+    """
+    import sentencepiece as spm
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-    def default_special(self, key: str) -> Optional[str]:
-        return None
+    sp = spm.SentencePieceProcessor()
+    try:
+        sp.Load(str(path))
+    except (OSError, RuntimeError) as exc:
+        raise ValueError(
+            f"LlamaTokenizer: {path} is not a sentencepiece model ({exc}); Llama 2 ships its "
+            "tokenizer as tokenizer.model, Llama 3 and Qwen2 as tokenizer.json"
+        ) from exc
+    size = sp.get_piece_size()
+    vocab = {sp.id_to_piece(i): i for i in range(size)}
+    normal = [i for i in range(size) if not (sp.is_control(i) or sp.is_unknown(i) or sp.is_byte(i))]
+    # A BPE model scores its pieces by rank (0, -1, -2...); a unigram model by log-probability.
+    if any(sp.get_score(i) != int(sp.get_score(i)) for i in normal):
+        raise ValueError(
+            f"LlamaTokenizer: {path} is a unigram sentencepiece model; Llama 2's tokenizer.model "
+            "is a BPE model (for a T5 tokenizer use libai.tokenizer.T5Tokenizer)"
+        )
+    unk = sp.id_to_piece(sp.unk_id()) if sp.unk_id() >= 0 else None
+    tok = Tokenizer(
+        models.BPE(
+            vocab=vocab, merges=_merges(vocab), unk_token=unk, fuse_unk=True, byte_fallback=True
+        )
+    )
+    scheme = ("always" if legacy else "first") if add_prefix_space else "never"
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement="\u2581", prepend_scheme=scheme, split=False
+    )
+    steps = [decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()]
+    if add_prefix_space:
+        steps.append(decoders.Strip(content=" ", left=1))
+    tok.decoder = decoders.Sequence(steps)
+    specials = [i for i in range(size) if sp.is_control(i) or sp.is_unknown(i)]
+    tok.add_special_tokens(
+        [AddedToken(sp.id_to_piece(i), normalized=False, special=True) for i in specials]
+    )
+    return tok
 
-    def vocab(self) -> dict[str, int]:
-        return self.model.get_vocab(with_added_tokens=False)
 
-    def token_to_id(self, token: str) -> Optional[int]:
-        return self.model.token_to_id(token)
+def _load_tokenizer_json(path: Path) -> Any:
+    from tokenizers import Tokenizer
 
-    def id_to_token(self, index: int) -> Optional[str]:
-        return self.model.id_to_token(index)
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as exc:  # the Rust library raises a bare Exception
+        raise ValueError(f"LlamaTokenizer: {path} is not a tokenizers JSON file: {exc}") from exc
 
 
 class LlamaTokenizer(PreTrainedTokenizer):
@@ -158,15 +176,16 @@ class LlamaTokenizer(PreTrainedTokenizer):
         pretrained_model_path: a Hugging Face checkpoint directory, or the path of its
             ``tokenizer.json`` or ``tokenizer.model``.
         add_bos_token, add_eos_token: whether ``encode(..., add_special_tokens=True)``
-            adds BOS / EOS; ``None`` follows ``tokenizer_config.json`` (sentencepiece:
-            BOS yes, EOS no, as Llama 2) or the ``tokenizer.json`` post-processor.
+            adds BOS / EOS; ``None`` follows the files: ``tokenizer_config.json`` for a
+            ``tokenizer.model`` (default BOS yes, EOS no, as Llama 2), the post-processor
+            of a ``tokenizer.json``.
         bos_token, eos_token, unk_token, pad_token: override the files' special tokens.
         **kwargs: other special tokens (LiBai's ``eod_token``...), ignored otherwise.
 
     Raises:
         FileNotFoundError: no tokenizer file at ``pretrained_model_path``.
-        ValueError: the file is not a sentencepiece model / tokenizers JSON, or a side
-            file (``tokenizer_config.json``...) is malformed.
+        ValueError: the file is not a BPE sentencepiece model / tokenizers JSON, or a
+            side file (``tokenizer_config.json``...) is malformed.
     """
 
     def __init__(
@@ -186,23 +205,27 @@ class LlamaTokenizer(PreTrainedTokenizer):
         folder = self.tokenizer_file.parent
         config = _read_json(folder / "tokenizer_config.json")
         self.is_sentencepiece = self.tokenizer_file.suffix != ".json"
-        self._model: Union[_SentencePieceBackend, _JsonBackend] = (
-            _SentencePieceBackend(self.tokenizer_file)
-            if self.is_sentencepiece
-            else _JsonBackend(self.tokenizer_file)
-        )
+        if self.is_sentencepiece:
+            self._backend = _sentencepiece_to_tokenizers(
+                self.tokenizer_file,
+                legacy=bool(config.get("legacy", False)),
+                add_prefix_space=bool(config.get("add_prefix_space", True)),
+            )
+        else:
+            self._backend = _load_tokenizer_json(self.tokenizer_file)
         specials = self._special_tokens(folder, config)
         for key, value in kwargs.items():
             if key in _SPECIAL_KEYS:
                 specials[key] = value
         rest = {k: v for k, v in kwargs.items() if k not in _SPECIAL_KEYS}
         super().__init__(**specials, **rest)
-        # Sentencepiece Llama 2 adds BOS and not EOS unless its config says otherwise;
-        # a tokenizer.json adds what its post-processor adds.
+        # A tokenizer.model gets BOS/EOS from these flags (transformers builds its
+        # post-processor from them); a tokenizer.json has its own post-processor.
         self.add_bos_token = self._flag(add_bos_token, config, "add_bos_token", True)
         self.add_eos_token = self._flag(add_eos_token, config, "add_eos_token", False)
-        self._explicit_flags = add_bos_token is not None or add_eos_token is not None
-        self._split_re: Optional[re.Pattern[str]] = None
+        self._own_post_processor = not self.is_sentencepiece and (
+            add_bos_token is None and add_eos_token is None
+        )
         self._finish_init()
 
     # ------------------------------------------------------------------ the files
@@ -219,9 +242,11 @@ class LlamaTokenizer(PreTrainedTokenizer):
             elif generation.get(f"{key}_id") is not None:
                 index = generation[f"{key}_id"]
                 index = index[0] if isinstance(index, list) else index
-                found[key] = self._model.id_to_token(int(index))
+                found[key] = self._backend.id_to_token(int(index))
+            elif self.is_sentencepiece:
+                found[key] = _SENTENCEPIECE_DEFAULTS.get(key)
             else:
-                found[key] = self._model.default_special(key)
+                found[key] = None
         generation_eos = generation.get("eos_token_id")
         self._generation_eos_ids = (
             [int(i) for i in generation_eos]
@@ -230,92 +255,81 @@ class LlamaTokenizer(PreTrainedTokenizer):
         )
         return found
 
-    def _flag(self, given: Optional[bool], config: dict, key: str, sp_default: bool) -> bool:
+    def _flag(self, given: Optional[bool], config: dict, key: str, default: bool) -> bool:
         if given is not None:
             return bool(given)
-        if key in config and config[key] is not None:
+        if config.get(key) is not None:
             return bool(config[key])
-        return sp_default if self.is_sentencepiece else False
+        return default
+
+    @property
+    def backend_tokenizer(self) -> Any:
+        """The ``tokenizers.Tokenizer`` doing the work (converted, for a ``tokenizer.model``)."""
+        return self._backend
 
     @property
     def stop_token_ids(self) -> list[int]:
-        """Ids that end a generated answer: the EOS id and any ``generation_config.json`` lists."""
+        """Ids that end a generated answer: the EOS id and any ``generation_config.json`` list."""
         ids = [] if self.eos_token_id is None else [self.eos_token_id]
         return ids + [i for i in self._generation_eos_ids if i not in ids]
 
     # ------------------------------------------------------------------ base-class hooks
     @property
     def vocab_size(self) -> int:
-        return self._model.size
+        """Size of the files' vocabulary, their added tokens included (``len()`` of transformers)."""
+        return self._base_size
 
     def get_base_vocab(self) -> dict[str, int]:
-        return self._model.vocab()
+        return self._backend.get_vocab(with_added_tokens=True)
 
     def _token_in_base_vocab(self, token: str) -> bool:
-        index = self._model.token_to_id(token)
-        return index is not None and index < self._model.size
+        index = self._backend.token_to_id(token)
+        return index is not None and index < self._base_size
+
+    @property
+    def _base_size(self) -> int:
+        size = getattr(self, "_files_size", None)
+        if size is None:
+            size = self._files_size = self._backend.get_vocab_size(with_added_tokens=True)
+        return size
 
     def _register_no_split(self, tokens: list[str], special: bool) -> dict[str, int]:
-        self._split_re = None
-        if self.is_sentencepiece:
-            return super()._register_no_split(tokens, special)
-        # tokenizers: the backend keeps its added tokens whole and gives their ids.
         from tokenizers import AddedToken
 
         added = [AddedToken(t, special=special, normalized=not special) for t in tokens]
         if special:
-            self._model.model.add_special_tokens(added)
+            self._backend.add_special_tokens(added)
         else:
-            self._model.model.add_tokens(added)
+            self._backend.add_tokens(added)
         return {
-            t: self._model.token_to_id(t)
+            t: self._backend.token_to_id(t)
             for t in tokens
             if not self._token_in_base_vocab(t) and t not in self.added_tokens_encoder
         }
 
     def _convert_token_to_id(self, token: str) -> int:
-        index = self._model.token_to_id(token)
+        index = self._backend.token_to_id(token)
         if index is None:
             unk = self._unk_token
-            index = self._model.token_to_id(unk) if unk is not None else None
+            index = self._backend.token_to_id(unk) if unk is not None else None
             if index is None:
                 raise KeyError(f"LlamaTokenizer: {token!r} is not in the vocabulary")
         return index
 
     def _convert_id_to_token(self, index: int) -> str:
-        token = self._model.id_to_token(index)
+        token = self._backend.id_to_token(index)
         if token is None:
-            raise IndexError(f"LlamaTokenizer: id {index} is outside the vocabulary (size {len(self)})")
+            raise IndexError(
+                f"LlamaTokenizer: id {index} is outside the vocabulary (size {len(self)})"
+            )
         return token
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         return self.decode(self.convert_tokens_to_ids(tokens))
 
     # ------------------------------------------------------------------ encoding
-    def _chunks(self, text: str) -> list[tuple[bool, str]]:
-        """Sentencepiece: ``(is_special, text)`` pieces, special/added tokens cut out whole."""
-        if self._split_re is None:
-            alternatives = sorted(set(self.unique_no_split_tokens), key=len, reverse=True)
-            pattern = "|".join(re.escape(t) for t in alternatives) or r"(?!x)x"
-            self._split_re = re.compile(f"({pattern})")
-        parts = self._split_re.split(text)
-        return [(i % 2 == 1, part) for i, part in enumerate(parts) if part]
-
-    def _encode_plain(self, text: str) -> list[int]:
-        if not text:
-            return []
-        if not self.is_sentencepiece:
-            return self._model.model.encode(text, add_special_tokens=False).ids
-        ids: list[int] = []
-        for is_token, chunk in self._chunks(text):
-            ids += [self._token_to_id(chunk)] if is_token else self._model.encode(chunk)
-        return ids
-
     def _tokenize(self, text: str) -> list[str]:
-        return [self._convert_id_to_token_any(i) for i in self._encode_plain(text)]
-
-    def _convert_id_to_token_any(self, index: int) -> str:
-        return self.added_tokens_decoder.get(index) or self._convert_id_to_token(index)
+        return self._backend.encode(text, add_special_tokens=False).tokens
 
     def encode(
         self, text: Union[str, list[str], list[int]], add_special_tokens: bool = False
@@ -328,11 +342,11 @@ class LlamaTokenizer(PreTrainedTokenizer):
             return [self.encode(t, add_special_tokens) for t in text]
         if not isinstance(text, str):
             return super().encode(text)
-        if not add_special_tokens:
-            return self._encode_plain(text)
-        if not self.is_sentencepiece and not self._explicit_flags:
-            return self._model.model.encode(text, add_special_tokens=True).ids
-        ids = self._encode_plain(text)
+        if not text and not add_special_tokens:
+            return []
+        if not add_special_tokens or self._own_post_processor:
+            return self._backend.encode(text, add_special_tokens=add_special_tokens).ids
+        ids = self._backend.encode(text, add_special_tokens=False).ids
         if self.add_bos_token and self.bos_token_id is not None:
             ids = [self.bos_token_id] + ids
         if self.add_eos_token and self.eos_token_id is not None:
@@ -346,7 +360,7 @@ class LlamaTokenizer(PreTrainedTokenizer):
         clean_up_tokenization_spaces: bool = False,
         **kwargs: Any,
     ) -> str:
-        """Text of ``token_ids`` (the backend's own decoder: byte fallback, ``▁`` to spaces)."""
+        """Text of ``token_ids`` by the backend's decoder (byte fallback, ``▁`` to spaces)."""
         if hasattr(token_ids, "tolist"):
             token_ids = token_ids.tolist()
         if isinstance(token_ids, int):
@@ -355,35 +369,8 @@ class LlamaTokenizer(PreTrainedTokenizer):
         if skip_special_tokens:
             special = set(self.all_special_ids)
             ids = [i for i in ids if i not in special]
-        if not self.is_sentencepiece:
-            text = self._model.model.decode(ids, skip_special_tokens=skip_special_tokens)
-        else:
-            text = self._decode_sentencepiece(ids)
+        text = self._backend.decode(ids, skip_special_tokens=skip_special_tokens)
         return self.clean_up_tokenization(text) if clean_up_tokenization_spaces else text
-
-    def _decode_sentencepiece(self, ids: list[int]) -> str:
-        # Runs of ordinary ids go through sentencepiece; special and added tokens are
-        # pasted verbatim (sentencepiece would decode <s> and </s> to nothing).
-        verbatim = dict(zip(self.all_special_ids, self.all_special_tokens))
-        verbatim.update(self.added_tokens_decoder)
-        pieces: list[str] = []
-        run: list[int] = []
-        for index in ids:
-            token = verbatim.get(index)
-            if token is None and index >= self._model.size:
-                raise IndexError(
-                    f"LlamaTokenizer: id {index} is outside the vocabulary (size {len(self)})"
-                )
-            if token is None:
-                run.append(index)
-                continue
-            if run:
-                pieces.append(self._model.decode(run))
-                run = []
-            pieces.append(token)
-        if run:
-            pieces.append(self._model.decode(run))
-        return "".join(pieces)
 
     def __repr__(self) -> str:
         kind = "sentencepiece" if self.is_sentencepiece else "tokenizer.json"

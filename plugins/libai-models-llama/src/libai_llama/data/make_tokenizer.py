@@ -29,7 +29,7 @@ SPECIALS = ["<s>", "</s>", "<pad>"]
 def texts() -> list[str]:
     """Every training record as the full Alpaca text (prompt + output)."""
     sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
-    from libai_llama.prompts import format_prompt  # noqa: E402 - run as a script
+    from libai_llama.prompts import format_prompt
 
     with open(os.path.join(HERE, "instructions_train.json"), encoding="utf-8") as f:
         records = json.load(f)
@@ -59,7 +59,9 @@ def main() -> None:
         [
             processors.ByteLevel(trim_offsets=False),
             processors.TemplateProcessing(
-                single="<s> $A", pair="<s> $A <s>:1 $B:1", special_tokens=[("<s>", tok.token_to_id("<s>"))]
+                single="<s> $A",
+                pair="<s> $A <s>:1 $B:1",
+                special_tokens=[("<s>", tok.token_to_id("<s>"))],
             ),
         ]
     )
