@@ -21,7 +21,8 @@ from .alpaca import AlpacaDataset
 
 __all__ = ["InstructionAccuracyHook", "greedy_answer"]
 
-logger = logging.getLogger(__name__)
+# Under "libai.": the engine sends that namespace to the console and log.txt.
+logger = logging.getLogger("libai.plugins.libai_models_llama")
 
 
 def greedy_answer(
@@ -152,7 +153,6 @@ class InstructionAccuracyHook(HookBase):
                 )
         for line in lines:
             logger.info(line)
-            print(line, flush=True)
         out_dir = self._output_dir or self.trainer.cfg.train.output_dir
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, "instruction_accuracy.json")
