@@ -34,10 +34,17 @@ def _pad_id(tokenizer: Any, eos: Optional[int]) -> int:
 
 
 def encode_prompts(
-    tokenizer: Any, prompts: Sequence[str], pad_id: int
+    tokenizer: Any,
+    prompts: Sequence[str],
+    pad_id: int,
+    append_id: Optional[int] = None,
+    left: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
-    """Token ids of ``prompts``, left-padded with ``pad_id``: ``(ids, mask, per-prompt ids)``.
+    """Token ids of ``prompts`` padded with ``pad_id``: ``(ids, mask, per-prompt ids)``.
 
+    Decoder-only models need left padding (``left=True``, the new tokens follow the
+    prompt); an encoder's input is padded on the right, as its tokenizer does, and
+    ``append_id`` ends it (T5's tokenizer ends an encoder input with ``</s>``).
     Raises ``ValueError`` naming a prompt that encodes to no tokens.
     """
     encoded = []
@@ -45,13 +52,16 @@ def encode_prompts(
         ids = [int(t) for t in tokenizer.encode(prompt)]
         if not ids:
             raise ValueError(f"prompt {i} ({prompt!r}) encodes to no tokens")
+        if append_id is not None and ids[-1] != append_id:
+            ids.append(append_id)
         encoded.append(ids)
     width = max(len(ids) for ids in encoded)
     batch = np.full((len(encoded), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(encoded), width), dtype=np.int64)
     for row, ids in enumerate(encoded):
-        batch[row, width - len(ids) :] = ids
-        mask[row, width - len(ids) :] = 1
+        cols = slice(width - len(ids), width) if left else slice(0, len(ids))
+        batch[row, cols] = ids
+        mask[row, cols] = 1
     return batch, mask, encoded
 
 
@@ -95,10 +105,17 @@ def generate_text(
         pad = _pad_id(tokenizer, eos if isinstance(eos, int) or eos is None else eos[0])
         generate_kwargs["pad_token_id"] = pad
     eos_ids = [] if eos is None else ([eos] if isinstance(eos, int) else list(eos))
-    ids, mask, encoded = encode_prompts(tokenizer, prompts, pad)
+    encoder_decoder = bool(getattr(model, "is_encoder_decoder", False))
+    ids, mask, encoded = encode_prompts(
+        tokenizer,
+        prompts,
+        pad,
+        append_id=eos_ids[0] if encoder_decoder and eos_ids else None,
+        left=not encoder_decoder,
+    )
     out = model.generate(ids, mask, **generate_kwargs).numpy()
     per_prompt = out.shape[0] // len(prompts)
-    start = 1 if getattr(model, "is_encoder_decoder", False) else ids.shape[1]
+    start = 1 if encoder_decoder else ids.shape[1]
     results = []
     for row in range(out.shape[0]):
         index = row // per_prompt

@@ -37,7 +37,7 @@ from libai.inference.generation import logits_process as lp
 from libai.inference.generation.beam_search import BeamSearch
 from libai.inference.generation.config import GenerationConfig, resolve_generation_config
 
-__all__ = ["GenerationMixin", "reorder_cache"]
+__all__ = ["GenerationMixin", "as_broadcast_global", "reorder_cache"]
 
 
 def _flow():
@@ -63,7 +63,7 @@ def _to_numpy(value: Any, name: str) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def _to_global(array: np.ndarray):
+def as_broadcast_global(array: np.ndarray) -> Any:
     """A host array as a global tensor broadcast on the placement of layer 0."""
     flow = _flow()
     from libai.utils import distributed as dist
@@ -130,9 +130,9 @@ class _Stepper:
                 encoder_hidden_states=self.encoder[0], encoder_attention_mask=self.encoder[1]
             )
         logits, past = self.model.generation_forward(
-            _to_global(new_ids),
-            attention_mask=_to_global(mask),
-            position_ids=_to_global(positions),
+            as_broadcast_global(new_ids),
+            attention_mask=as_broadcast_global(mask),
+            position_ids=as_broadcast_global(positions),
             past_key_values=self.past if self.use_cache else None,
             use_cache=self.use_cache,
             **kwargs,
@@ -253,12 +253,12 @@ class GenerationMixin:
                     "generate: an encoder-decoder model needs decoder_start_token_id "
                     "(or bos_token_id) in its cfg or as a keyword"
                 )
-            enc_mask = _to_global(mask)
-            states = self.generation_encode(_to_global(ids), enc_mask)
+            enc_mask = as_broadcast_global(mask)
+            states = self.generation_encode(as_broadcast_global(ids), enc_mask)
             rows = np.repeat(np.arange(ids.shape[0]), repeat)
             if repeat > 1:
                 states = reorder_cache(states, rows)
-                enc_mask = _to_global(np.repeat(mask, repeat, axis=0))
+                enc_mask = as_broadcast_global(np.repeat(mask, repeat, axis=0))
             encoder = (states, enc_mask)
             ids = np.full((ids.shape[0], 1), start, dtype=np.int64)
             mask = np.ones_like(ids)
