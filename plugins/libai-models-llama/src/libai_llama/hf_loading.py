@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from libai.models.utils.model_loader import CheckpointError, load_converted
+from libai.models.utils.model_loader import CheckpointError, ModelLoaderHuggerFace, load_converted
 from libai.models.utils.model_loader.checkpoint_files import read_state_dict
+
+from libai_llama.hf_config import cfg_from_hf_config
 
 SHARD_INDEX = "model.safetensors.index.json"
 
@@ -71,3 +73,27 @@ def load_hf_weights(model: Any, path: Path) -> None:
     state = read_hf_weights(Path(path))
     converted = convert_hf_state(state, model.tie_word_embeddings)
     load_converted(model, converted, "", str(path))
+
+
+class LlamaLoaderHuggerFace(ModelLoaderHuggerFace):
+    """LiBai's loader interface (``LlamaLoaderHuggerFace(model, cfg, path).load()``), used by
+    ``libai.inference``'s ``"huggingface"`` mode.
+
+    ``model`` is the class, its LazyCall or a built model. The model is built with
+    ``cfg.pretrained_model_path = path``, so it takes its sizes from ``config.json`` and
+    loads the (single or sharded) weights itself.
+    """
+
+    def cfg_from_hf(self, hf_config: dict) -> dict:
+        return cfg_from_hf_config(hf_config, str(self.pretrained_model_path / "config.json"))
+
+    def convert(self, state: dict, cfg: Any) -> dict:
+        return convert_hf_state(state, bool(cfg.tie_word_embeddings))
+
+    def load(self) -> Any:
+        cfg = self.build_cfg()
+        cfg.pretrained_model_path = str(self.pretrained_model_path)
+        model = self._build(cfg)
+        if model is self.model:  # a built model: fill it
+            load_hf_weights(model, self.pretrained_model_path)
+        return model

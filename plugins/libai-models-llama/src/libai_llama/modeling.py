@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from libai.config import configurable
+from libai.inference.generation import GenerationMixin
 from libai.layers import Linear, LMLogits, ParallelCrossEntropyLoss, RMSLayerNorm, VocabEmbedding
 from libai.layers._global import as_global
 from libai.layers.attention import causal_mask
@@ -35,7 +36,6 @@ from libai.utils import distributed as dist
 from libai.utils.oneflow_env import flow
 from omegaconf import DictConfig, OmegaConf
 
-from libai_llama.generation import GenerationMixin
 from libai_llama.hf_config import normalize_rope_scaling, read_hf_config
 from libai_llama.hf_loading import load_hf_weights
 from libai_llama.layers import LlamaDecoderLayer
@@ -224,6 +224,9 @@ class LlamaForCausalLM(nn.Module, GenerationMixin):
             ``eos_token_id`` and ``max_length`` are read from it).
     """
 
+    # Read by libai.inference's "huggingface" mode.
+    hf_loader = "libai_llama.hf_loading:LlamaLoaderHuggerFace"
+
     @accepts_dict_cfg
     @configurable
     def __init__(
@@ -353,8 +356,6 @@ class LlamaForCausalLM(nn.Module, GenerationMixin):
 
         Returns ``(logits (B, T_new, vocab) float32, past_key_values or None)``; the cache
         is a tuple over layers of ``(key, value)``, each ``(B, kv_heads, T, head_dim)``.
-        The logits are whole (gathered over the vocabulary) on the first stage's
-        placement, where the next step's ids go in.
         """
         outputs = self.model(
             input_ids,
@@ -364,10 +365,13 @@ class LlamaForCausalLM(nn.Module, GenerationMixin):
             use_cache=use_cache,
         )
         hidden_states, presents = outputs if use_cache else (outputs, None)
-        logits = self.logits(hidden_states)
-        broadcast = [flow.sbp.broadcast] * len(logits.sbp)
-        logits = logits.to_global(sbp=broadcast).to_global(placement=dist.get_layer_placement(0))
-        return logits.to(flow.float32), presents
+        return self.logits(hidden_states).to(flow.float32), presents
+
+    def generation_max_positions(self) -> Optional[int]:
+        """``max_position_embeddings``, unless rope scaling stretches the positions."""
+        if self.model.rotary_emb.rope_scaling:
+            return None
+        return self.model.max_position_embeddings
 
     @staticmethod
     def set_pipeline_stage_id(model) -> None:
