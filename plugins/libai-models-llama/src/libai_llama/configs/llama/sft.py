@@ -86,7 +86,7 @@ train.checkpointer.max_to_keep = 1
 train.evaluation.enabled = False
 train.hooks = [
     LazyCall("libai_llama.hooks.InstructionAccuracyHook")(
-        path=str(HELDOUT_PATH), max_length=MAX_LENGTH, max_new_tokens=8
+        path=str(HELDOUT_PATH), max_length=MAX_LENGTH, max_new_tokens=8, max_records=None
     ),
 ]
 
