@@ -8,48 +8,14 @@ steps, in its own process group, and reads what the run left: the losses in
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from _engine import run_engine
 from libai.config import get_config
 from libai.config.get_config import find_config
 from libai_llama.alpaca import AlpacaDataset
 from libai_llama.data import HELDOUT_PATH, TOKENIZER_DIR, TRAIN_PATH
 from libai_llama.tokenizer import LlamaTokenizer
-
-ENGINE = Path(sys.executable).parent / "libai-engine"
-TIMEOUT = 1200
-
-
-def _engine(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``libai-engine ARGS`` in its own process group (killed whole on timeout); one retry
-    when OneFlow's CPU graph runtime segfaults (shared/DESIGN.md section 5)."""
-    env = dict(os.environ, GLOG_minloglevel="2")
-    for _attempt in range(2):
-        proc = subprocess.Popen(
-            [str(ENGINE), *args],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            output, _ = proc.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            output, _ = proc.communicate()
-            pytest.fail(
-                f"libai-engine {' '.join(args)} timed out after {TIMEOUT}s:\n{output[-4000:]}"
-            )
-        if proc.returncode not in (-signal.SIGSEGV, 128 + signal.SIGSEGV):
-            break
-    return subprocess.CompletedProcess(args, proc.returncode, output, "")
 
 
 def test_found_by_get_config_with_the_bundled_data() -> None:
@@ -63,7 +29,7 @@ def test_found_by_get_config_with_the_bundled_data() -> None:
 
 def test_passes_libai_engine_check(tmp_path) -> None:
     path = find_config("llama/sft.py")
-    proc = _engine("check", str(path), cwd=tmp_path)
+    proc = run_engine("check", str(path), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout
     assert "OK" in proc.stdout
 
@@ -88,7 +54,7 @@ def test_model_ids_and_length_fit_the_tokenizer_and_data() -> None:
 
 def test_a_short_run_lowers_the_loss_and_scores_held_out_records(tmp_path) -> None:
     out = tmp_path / "sft"
-    proc = _engine(
+    proc = run_engine(
         "run",
         str(find_config("llama/sft.py")),
         f"train.output_dir={out}",
