@@ -27,9 +27,9 @@ def test_found_by_get_config_with_the_bundled_data() -> None:
     assert cfg.model._target_ == "models:llama" and cfg.model.cfg.pretrained_model_path is None
 
 
-def test_passes_libai_engine_check(tmp_path) -> None:
+def test_passes_libai_engine_check() -> None:
     path = find_config("llama/sft.py")
-    proc = run_engine("check", str(path), cwd=tmp_path)
+    proc = run_engine("check", str(path))
     assert proc.returncode == 0, proc.stdout
     assert "OK" in proc.stdout
 
@@ -61,7 +61,6 @@ def test_a_short_run_lowers_the_loss_and_scores_held_out_records(tmp_path) -> No
         "train.train_iter=30",
         "train.log_period=5",
         "train.hooks.0.max_records=8",
-        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-5000:]
     rows = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines()]

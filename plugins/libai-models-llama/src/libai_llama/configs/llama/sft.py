@@ -62,14 +62,10 @@ model.cfg.update(
 )
 
 # -- optimizer and schedule ---------------------------------------------------------------
-optim = LazyCall("oneflow.optim.AdamW")(
-    params=LazyCall("libai.optim.get_default_optimizer_params")(
-        weight_decay_norm=0.0, weight_decay_bias=0.0
-    ),
-    lr=5e-3,
-    weight_decay=0.01,
-    betas=(0.9, 0.98),
-)
+# LiBai's default AdamW (libai-config's common/optim.py), at a small model's rate.
+optim = get_config("common/optim.py").optim
+optim.lr = 5e-3
+optim.betas = (0.9, 0.98)
 
 train = get_config("common/train.py").train
 train.output_dir = "./output/llama_sft"
