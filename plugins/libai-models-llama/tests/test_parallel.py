@@ -3,7 +3,7 @@
 All runs start from the same weights (the reference run writes them; the others load
 them) and are subprocesses of llama_script.py (see its docstring for why).
 
-* graph == eager: 3 SGD steps of 2 micro-batches give the same losses.
+* graph == eager: 3 SGD steps give the same losses.
 * activation checkpointing: one graph step with every decoder layer recomputed gives the
   same gradients as without, and as eager autograd.
 * tensor_parallel_size=2: logits, loss and every gradient equal one process's; the
@@ -39,7 +39,7 @@ def _report(out: Path, name: str) -> dict:
 def test_graph_losses_equal_eager_losses(reference):
     report = _report(reference, "reference")
     graph, eager = np.array(report["graph_losses"]), np.array(report["eager_losses"])
-    assert graph.shape == (6,)  # 3 steps x 2 micro-batches
+    assert graph.shape == (3,)
     np.testing.assert_allclose(graph, eager, rtol=1e-5, atol=1e-6)
     assert graph[-1] < graph[0]  # it learns
 
@@ -60,7 +60,7 @@ def test_tensor_parallel_matches_one_process(reference):
     assert report["embedding_sbp"] == "(oneflow.sbp.split(dim=0),)"
     assert report["num_grads"] == 27
     assert report["logits_max_diff"] < 1e-5, report
-    assert report["loss_diff"] < 1e-6, report
+    assert report["loss_diff"] < 1e-5, report
     assert report["grad_max_diff"] < 1e-5, report
 
 
