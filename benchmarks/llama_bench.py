@@ -34,12 +34,8 @@ from pathlib import Path
 
 SIZES = {
     "small": dict(hidden_size=256, hidden_layers=4, num_attention_heads=8, intermediate_size=688),
-    "medium": dict(
-        hidden_size=512, hidden_layers=6, num_attention_heads=8, intermediate_size=1376
-    ),
-    "large": dict(
-        hidden_size=768, hidden_layers=8, num_attention_heads=12, intermediate_size=2048
-    ),
+    "medium": dict(hidden_size=512, hidden_layers=6, num_attention_heads=8, intermediate_size=1376),
+    "large": dict(hidden_size=768, hidden_layers=8, num_attention_heads=12, intermediate_size=2048),
 }
 COMMON = dict(vocab_size=4096, num_key_value_heads=4, max_position_embeddings=256)
 BATCH, SEQ = 2, 64
@@ -65,9 +61,32 @@ def _batch():
     return ids[:, :-1], ids[:, 1:], prompt
 
 
+def _libai_step(model, mode: str, inputs, labels):
+    """One AdamW training step of ``model`` in ``mode`` ("eager" or "graph")."""
+    from libai.engine.graph_base import GraphBase
+    from libai.utils.oneflow_env import flow
+
+    optimizer = flow.optim.AdamW(model.parameters(), lr=1e-4)
+    if mode == "graph":
+        graph = GraphBase(model, optimizer, None, is_train=True)
+
+        def step():
+            graph(input_ids=inputs, labels=labels)["lm_loss"].to_local().numpy()
+
+        return step
+
+    def step():
+        loss = model(input_ids=inputs, labels=labels)["lm_loss"]
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        loss.to_local().numpy()
+
+    return step
+
+
 def bench_libai(size: str, warmup: int, steps: int) -> dict:
     os.environ.setdefault("GLOG_minloglevel", "2")
-    from libai.engine.graph_base import GraphBase
     from libai.utils import distributed as dist
     from libai.utils.oneflow_env import flow
     from libai_llama.modeling import LlamaForCausalLM
@@ -82,28 +101,18 @@ def bench_libai(size: str, warmup: int, steps: int) -> dict:
         flow.manual_seed(0)
         model = LlamaForCausalLM(cfg=dict(COMMON, **SIZES[size]))
         result["params"] = sum(p.numel() for p in model.parameters())
-        optimizer = flow.optim.AdamW(model.parameters(), lr=1e-4)
-        if mode == "graph":
-            graph = GraphBase(model, optimizer, None, is_train=True)
-
-            def step():
-                graph(input_ids=inputs, labels=labels)["lm_loss"].to_local().numpy()
-
-        else:
-
-            def step():
-                loss = model(input_ids=inputs, labels=labels)["lm_loss"]
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad()
-                loss.to_local().numpy()
-
+        step = _libai_step(model, mode, inputs, labels)
         result[f"train_{mode}"] = _per_second(step, warmup, steps) * BATCH * SEQ
     model.eval()
 
     def generate():
-        model.generate(flow.tensor(prompt), max_new_tokens=NEW_TOKENS, do_sample=False,
-                       eos_token_id=None, use_cache=True)
+        model.generate(
+            flow.tensor(prompt),
+            max_new_tokens=NEW_TOKENS,
+            do_sample=False,
+            eos_token_id=None,
+            use_cache=True,
+        )
 
     result["generate"] = _per_second(generate, 1, 2) * NEW_TOKENS
     return result
@@ -165,8 +174,18 @@ def _torch_in_subprocess(python: str, size: str, warmup: int, steps: int) -> dic
     if not Path(python).exists():
         return {}
     proc = subprocess.run(
-        [python, __file__, "--part", "torch", "--sizes", size, "--warmup", str(warmup),
-         "--steps", str(steps)],
+        [
+            python,
+            __file__,
+            "--part",
+            "torch",
+            "--sizes",
+            size,
+            "--warmup",
+            str(warmup),
+            "--steps",
+            str(steps),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -62,14 +62,24 @@ def test_huggingface_mode_of_libai_inference(tmp_path):
     model = load_model(cfg, str(FIXTURES / "qwen2"), "huggingface")
     io = dict(np.load(FIXTURES / "qwen2" / "io.npz"))
     assert model.tie_word_embeddings and cfg.model.cfg.vocab_size == 96
-    assert np.abs(_logits(model, io["in_input_ids"][:, 4:]) - io["out_logits_unpadded"]).max() < 1e-4
+    assert (
+        np.abs(_logits(model, io["in_input_ids"][:, 4:]) - io["out_logits_unpadded"]).max() < 1e-4
+    )
 
 
 def test_sharded_and_single_file_checkpoints_read_the_same(tmp_path):
     sharded = read_hf_weights(FIXTURES / "llama3")
-    assert len({v for v in json.loads(
-        (FIXTURES / "llama3" / "model.safetensors.index.json").read_text()
-    )["weight_map"].values()}) > 1
+    assert (
+        len(
+            {
+                v
+                for v in json.loads(
+                    (FIXTURES / "llama3" / "model.safetensors.index.json").read_text()
+                )["weight_map"].values()
+            }
+        )
+        > 1
+    )
     single = tmp_path / "single"
     single.mkdir()
     save_file(sharded, str(single / "model.safetensors"))
@@ -99,7 +109,9 @@ def test_missing_and_mis_shaped_tensors_are_listed_by_name(tmp_path):
         LlamaForCausalLM(cfg=dict(pretrained_model_path=str(path)))
     message = str(info.value)
     assert "model.layers.1.mlp.up_proj.weight" in message
-    assert "model.layers.0.self_attn.k_proj.weight: checkpoint (16, 32) vs model (32, 32)" in message
+    assert (
+        "model.layers.0.self_attn.k_proj.weight: checkpoint (16, 32) vs model (32, 32)" in message
+    )
     assert "model.layers.0.extra.weight" in message
 
 

@@ -12,9 +12,8 @@ directory's ``config.json`` and starts from its weights::
     model, tokenization = llama.model, llama.tokenization
 """
 
-from omegaconf import DictConfig, OmegaConf
-
 from libai.config import LazyCall
+from omegaconf import DictConfig, OmegaConf
 
 cfg = dict(
     # Model
