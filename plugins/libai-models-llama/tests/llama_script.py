@@ -60,7 +60,8 @@ def whole(tensor) -> np.ndarray:
     """The whole tensor on every rank (it may live on one pipeline stage only)."""
     everywhere = flow.placement(tensor.placement.type, list(range(dist.get_world_size())))
     sbp = [flow.sbp.broadcast] * len(tensor.sbp)
-    return tensor.to_global(placement=everywhere, sbp=sbp).to_local().numpy()
+    # A copy: numpy() may share the parameter's memory, which the optimizer updates.
+    return tensor.to_global(placement=everywhere, sbp=sbp).to_local().numpy().copy()
 
 
 def build(weights: Path | None = None, **overrides) -> LlamaForCausalLM:
@@ -88,6 +89,26 @@ def eager_forward_backward(model) -> dict:
     return out
 
 
+def generate_ids(model) -> np.ndarray:
+    """Greedy and 2-beam continuations (8 tokens) of a left-padded batch of two prompts."""
+    model.eval()
+    prompt = np.array([[5, 9, 14, 3, 22, 7], [0, 0, 11, 2, 30, 4]], dtype=np.int64)
+    mask = (np.arange(6)[None, :] >= np.array([[0], [2]])).astype(np.int64)
+    outputs = []
+    for beams in (1, 2):
+        ids = model.generate(
+            flow.tensor(prompt),
+            attention_mask=flow.tensor(mask),
+            max_new_tokens=8,
+            num_beams=beams,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
+        outputs.append((ids.to_local() if ids.is_global else ids).numpy())
+    return np.stack(outputs)
+
+
 def graph_train(model, activation_checkpoint: bool = False, grad_acc_steps: int = 2) -> list:
     """STEPS SGD steps of ``grad_acc_steps`` micro-batches; the per-micro-batch losses.
 
@@ -111,15 +132,14 @@ def graph_train(model, activation_checkpoint: bool = False, grad_acc_steps: int 
 
 
 def eager_train(model) -> list:
+    """What ``graph_train(model, grad_acc_steps=1)`` does, in eager mode."""
     optimizer = flow.optim.SGD(model.parameters(), lr=LR)
     data = batch()
     losses = []
     for _ in range(STEPS):
-        # The graph's micro-batches are the two halves of the batch.
-        for half in (slice(0, 2), slice(2, 4)):
-            loss = model(**{k: v[half] for k, v in data.items()})["lm_loss"]
-            (loss / 2).backward()
-            losses.append(float(whole(loss)))
+        loss = model(**data)["lm_loss"]
+        loss.backward()
+        losses.append(float(whole(loss)))
         optimizer.step()
         optimizer.zero_grad()
     return losses
@@ -144,13 +164,14 @@ def reference(out: Path) -> None:
     np.savez(out / "weights.npz", **weights_of(model))
     weights = out / "weights.npz"
     results = eager_forward_backward(build(weights))
+    results["generated"] = generate_ids(build(weights))
     np.savez(out / "results.npz", **results)
     graph_losses = graph_train(build(weights))
     np.save(out / "graph_losses.npy", np.array(graph_losses))
     plain = graph_one_step_grads(weights, activation_checkpoint=False)
     checkpointed = graph_one_step_grads(weights, activation_checkpoint=True)
     report = {
-        "graph_losses": graph_losses,
+        "graph_losses": graph_train(build(weights), grad_acc_steps=1),
         "eager_losses": eager_train(build(weights)),
         "checkpointed_vs_plain_grad_max_diff": max(
             float(np.abs(plain[k] - checkpointed[k]).max()) for k in plain
@@ -165,7 +186,9 @@ def reference(out: Path) -> None:
 
 
 def _max_diff(result: dict, expected: dict, prefix: str) -> float:
-    return max(float(np.abs(result[k] - expected[k]).max()) for k in expected if k.startswith(prefix))
+    return max(
+        float(np.abs(result[k] - expected[k]).max()) for k in expected if k.startswith(prefix)
+    )
 
 
 def tensor_parallel(out: Path) -> None:
@@ -175,16 +198,19 @@ def tensor_parallel(out: Path) -> None:
     model = build(out / "weights.npz")
     attn = model.model.layers[0].self_attn
     result = eager_forward_backward(model)
+    result["generated"] = generate_ids(model)
     expected = dict(np.load(out / "results.npz"))
     assert sorted(result) == sorted(expected), sorted(set(result) ^ set(expected))
     report = {
-        "k_proj_sbp": str(attn.k_proj.weight.sbp),
+        "qkv_sbp": str(attn.query_key_value.weight.sbp),
         "lm_head_sbp": str(model.lm_head.weight.sbp),
         "embedding_sbp": str(model.model.embed_tokens.weight.sbp),
         "logits_max_diff": _max_diff(result, expected, "logits"),
         "loss_diff": _max_diff(result, expected, "loss"),
         "grad_max_diff": _max_diff(result, expected, "grad."),
         "num_grads": sum(k.startswith("grad.") for k in result),
+        "generated": result["generated"].tolist(),
+        "expected_generated": expected["generated"].tolist(),
     }
     if dist.get_rank() == 0:
         (out / "tp.json").write_text(json.dumps(report))
@@ -206,11 +232,15 @@ def pipeline_parallel(out: Path) -> None:
     with flow.no_grad():
         logits = whole(model(input_ids=batch()["input_ids"])["logits"])
     expected = dict(np.load(out / "results.npz"))
+    generated = generate_ids(model)
+    model.train()
     losses = graph_train(model)
     if dist.get_rank() == 0:
         report = {
             "placements": placements,
             "logits_max_diff": float(np.abs(logits - expected["logits"]).max()),
+            "generated": generated.tolist(),
+            "expected_generated": expected["generated"].tolist(),
             "losses": losses,
             "expected": np.load(out / "graph_losses.npy").tolist(),
         }

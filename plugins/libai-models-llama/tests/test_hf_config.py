@@ -70,7 +70,10 @@ def test_qwen2_has_qkv_biases_and_llama_follows_attention_bias():
         ),
         (dict(LLAMA, model_type="gemma"), "model_type 'gemma' is not supported"),
         (dict(LLAMA, rope_scaling={"rope_type": "yarn", "factor": 4.0}), "'yarn' is not supported"),
-        (dict(LLAMA, rope_scaling={"rope_type": "llama3", "factor": 4.0}), "llama3 rope scaling lacks"),
+        (
+            dict(LLAMA, rope_scaling={"rope_type": "llama3", "factor": 4.0}),
+            "llama3 rope scaling lacks",
+        ),
         (dict(LLAMA, hidden_act="gelu"), "hidden_act='gelu'"),
     ],
 )
@@ -89,7 +92,9 @@ def test_inactive_sliding_windows_are_accepted():
 def test_rotary_frequencies_follow_their_formulas():
     dim, theta = 16, 10000.0
     default = inv_frequencies(dim, theta)
-    np.testing.assert_allclose(default, [theta ** (-2 * i / dim) for i in range(dim // 2)], rtol=1e-6)
+    np.testing.assert_allclose(
+        default, [theta ** (-2 * i / dim) for i in range(dim // 2)], rtol=1e-6
+    )
     linear = inv_frequencies(dim, theta, {"rope_type": "linear", "factor": 4.0})
     np.testing.assert_allclose(linear, default / 4.0, rtol=1e-6)
 

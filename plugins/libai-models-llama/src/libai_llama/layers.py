@@ -1,10 +1,11 @@
 """The Llama decoder layer: RMSNorm -> grouped-query attention with rotary positions ->
 RMSNorm -> SwiGLU MLP, each with a residual connection (Touvron et al., 2023).
 
-Tensor parallel as Megatron: q/k/v and gate/up projections are column-parallel (each
-rank owns whole query heads and the key/value heads they read), o/down projections are
-row-parallel. Submodule names are Hugging Face's (``self_attn.q_proj``, ``mlp.gate_proj``,
-``input_layernorm`` ...), so a Hugging Face state dict maps onto the model name for name.
+Tensor parallel as Megatron: the fused q/k/v and gate/up projections are column-parallel
+(each rank owns whole key/value heads and the query heads that read them), o/down
+projections are row-parallel. Other submodule names are Hugging Face's
+(``self_attn.o_proj``, ``mlp.down_proj``, ``input_layernorm`` ...); hf_loading.py fuses
+Hugging Face's separate q/k/v and gate/up weights.
 """
 
 from __future__ import annotations
@@ -63,19 +64,19 @@ class LlamaAttention(nn.Module):
         self.layer_idx = layer_idx
         output_layer_init_method = output_layer_init_method or init_method
 
-        def col(out_features: int, bias: bool) -> Linear:
-            return Linear(
-                hidden_size,
-                out_features,
-                bias=bias,
-                parallel="col",
-                init_method=init_method,
-                layer_idx=layer_idx,
-            )
-
-        self.q_proj = col(num_attention_heads * head_dim, qkv_bias)
-        self.k_proj = col(num_key_value_heads * head_dim, qkv_bias)
-        self.v_proj = col(num_key_value_heads * head_dim, qkv_bias)
+        # One projection for q, k and v, laid out per key/value head g as
+        # [q of the heads reading g | k_g | v_g]: a column split over the tensor-parallel
+        # ranks then gives each rank whole groups. (Three projections of one input would
+        # also be wrong in OneFlow 0.9.0: an nn.Graph accumulating gradients over
+        # micro-batches sums the gradients of a tensor read by several matmuls wrongly.)
+        self.query_key_value = Linear(
+            hidden_size,
+            (num_attention_heads + 2 * num_key_value_heads) * head_dim,
+            bias=qkv_bias,
+            parallel="col",
+            init_method=init_method,
+            layer_idx=layer_idx,
+        )
         self.o_proj = Linear(
             num_attention_heads * head_dim,
             hidden_size,
@@ -86,10 +87,14 @@ class LlamaAttention(nn.Module):
         )
         self.dropout = nn.Dropout(p=attention_dropout_prob)
 
-    def _split_heads(self, x, heads: int):
-        """(B, T, heads * d) -> (B, heads, T, d)."""
-        bsz, length = x.shape[0], x.shape[1]
-        return x.view(bsz, length, heads, self.head_dim).transpose(1, 2)
+    def _split_qkv(self, qkv):
+        """(B, T, KV * (groups + 2) * d) -> q (B, H, T, d), k and v (B, KV, T, d)."""
+        bsz, length = qkv.shape[0], qkv.shape[1]
+        qkv = qkv.view(bsz, length, self.num_kv_heads, self.groups + 2, self.head_dim)
+        query = qkv[:, :, :, : self.groups].reshape(bsz, length, self.num_heads, self.head_dim)
+        key = qkv[:, :, :, self.groups]
+        value = qkv[:, :, :, self.groups + 1]
+        return query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2)
 
     def forward(self, hidden_states, cos, sin, mask, past_key_value=None, use_cache: bool = False):
         """``mask``: additive, broadcastable to ``(B, 1, T, T_past + T)``.
@@ -98,9 +103,9 @@ class LlamaAttention(nn.Module):
         of shape ``(B, kv_heads, T_past + T, d)``.
         """
         bsz, length = hidden_states.shape[0], hidden_states.shape[1]
-        query = apply_rotary(self._split_heads(self.q_proj(hidden_states), self.num_heads), cos, sin)
-        key = apply_rotary(self._split_heads(self.k_proj(hidden_states), self.num_kv_heads), cos, sin)
-        value = self._split_heads(self.v_proj(hidden_states), self.num_kv_heads)
+        query, key, value = self._split_qkv(self.query_key_value(hidden_states))
+        query = apply_rotary(query, cos, sin)
+        key = apply_rotary(key, cos, sin)
         if past_key_value is not None:
             past_key, past_value = past_key_value
             placement = key.placement
@@ -135,17 +140,11 @@ class LlamaMLP(nn.Module):
         layer_idx: int = 0,
     ) -> None:
         super().__init__()
-        self.gate_proj = Linear(
+        # gate and up in one projection, rows interleaved [gate_0, up_0, gate_1, ...] so a
+        # column split keeps pairs together (and for the reason given in LlamaAttention).
+        self.gate_up_proj = Linear(
             hidden_size,
-            intermediate_size,
-            bias=bias,
-            parallel="col",
-            init_method=init_method,
-            layer_idx=layer_idx,
-        )
-        self.up_proj = Linear(
-            hidden_size,
-            intermediate_size,
+            2 * intermediate_size,
             bias=bias,
             parallel="col",
             init_method=init_method,
@@ -161,7 +160,9 @@ class LlamaMLP(nn.Module):
         )
 
     def forward(self, x):
-        return self.down_proj(flow.nn.functional.silu(self.gate_proj(x)) * self.up_proj(x))
+        gate_up = self.gate_up_proj(x)
+        gate_up = gate_up.view(*gate_up.shape[:-1], gate_up.shape[-1] // 2, 2)
+        return self.down_proj(flow.nn.functional.silu(gate_up[..., 0]) * gate_up[..., 1])
 
 
 class LlamaDecoderLayer(nn.Module):

@@ -151,8 +151,10 @@ class LlamaModel(nn.Module):
             longest = None
             if (self.rotary_emb.rope_scaling or {}).get("rope_type") == "dynamic":
                 longest = int(position_ids.max().to_local().numpy()) + 1
-        if longest is not None and longest > self.max_position_embeddings and not (
-            self.rotary_emb.rope_scaling
+        if (
+            longest is not None
+            and longest > self.max_position_embeddings
+            and not (self.rotary_emb.rope_scaling)
         ):
             raise ValueError(
                 f"sequence of {longest} positions exceeds max_position_embeddings="
@@ -267,12 +269,16 @@ class LlamaForCausalLM(nn.Module, GenerationMixin):
         rope_scaling = normalize_rope_scaling(_plain(rope_scaling), "cfg.rope_scaling")
         if attention_output_bias is None:
             attention_output_bias = attention_bias
-        self.cfg = cfg if cfg is not None else OmegaConf.create(
-            dict(
-                hidden_layers=hidden_layers,
-                vocab_size=vocab_size,
-                hidden_size=hidden_size,
-                max_position_embeddings=max_position_embeddings,
+        self.cfg = (
+            cfg
+            if cfg is not None
+            else OmegaConf.create(
+                dict(
+                    hidden_layers=hidden_layers,
+                    vocab_size=vocab_size,
+                    hidden_size=hidden_size,
+                    max_position_embeddings=max_position_embeddings,
+                )
             )
         )
         self.tie_word_embeddings = tie_word_embeddings
@@ -335,7 +341,9 @@ class LlamaForCausalLM(nn.Module, GenerationMixin):
         return self.lm_head(hidden_states.to_global(placement=dist.get_layer_placement(-1)))
 
     def forward(self, input_ids, attention_mask=None, labels=None, position_ids=None):
-        hidden_states = self.model(input_ids, attention_mask=attention_mask, position_ids=position_ids)
+        hidden_states = self.model(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids
+        )
         logits = self.logits(hidden_states)
         if labels is not None and self.training:
             return self.loss_func(logits, labels)
@@ -395,4 +403,3 @@ class LlamaForCausalLM(nn.Module, GenerationMixin):
     def set_activation_checkpoint(model) -> None:
         """Recompute each decoder layer in the backward pass (graph mode)."""
         set_activation_checkpoints(model, LlamaDecoderLayer)
-

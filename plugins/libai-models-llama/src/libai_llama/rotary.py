@@ -45,7 +45,8 @@ def inv_frequencies(
         factor = float(rope_scaling["factor"])
         length = seq_len if seq_len is not None and seq_len > original else original
         base = np.float32(
-            rope_theta * ((factor * length / original) - (factor - 1)) ** (head_dim / (head_dim - 2))
+            rope_theta
+            * ((factor * length / original) - (factor - 1)) ** (head_dim / (head_dim - 2))
         )
     inv_freq = (np.float32(1.0) / (base**exponents)).astype(np.float32)
     if rope_type == "linear":
@@ -89,8 +90,10 @@ class RotaryEmbedding(nn.Module):
         self.rope_scaling = dict(rope_scaling) if rope_scaling else None
         self.max_position_embeddings = max_position_embeddings
         self.register_buffer(
-            "inv_freq", self._to_global(inv_frequencies(head_dim, rope_theta, self.rope_scaling,
-                                                        max_position_embeddings)),
+            "inv_freq",
+            self._to_global(
+                inv_frequencies(head_dim, rope_theta, self.rope_scaling, max_position_embeddings)
+            ),
             persistent=False,
         )
 

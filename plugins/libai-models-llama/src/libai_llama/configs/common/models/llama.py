@@ -1,20 +1,19 @@
 """The Llama family's default model config (LiBai's ``projects/Llama/configs/llama_config.py``
 names).
 
-The sizes are a small Llama (about 14 M parameters with Llama 2's 32000-token vocabulary),
-so nothing large is built by accident. Setting ``cfg.pretrained_model_path`` to a Hugging
+The sizes are a small Llama (19 M parameters with Llama 2's 32000-token vocabulary),
+so nothing large is built by accident. Setting ``model.cfg.pretrained_model_path`` to a Hugging
 Face directory (Llama 2/3, Mistral, Qwen2) replaces every architecture key with that
 directory's ``config.json`` and starts from its weights::
 
     from libai.config import get_config
     llama = get_config("common/models/llama.py")
-    llama.cfg.pretrained_model_path = "/models/TinyLlama-1.1B"
+    llama.model.cfg.pretrained_model_path = "/models/TinyLlama-1.1B"
     model, tokenization = llama.model, llama.tokenization
 """
 
-from omegaconf import DictConfig, OmegaConf
-
 from libai.config import LazyCall
+from omegaconf import DictConfig, OmegaConf
 
 cfg = dict(
     # Model
