@@ -14,7 +14,7 @@ with the KV cache (``model.generate`` of libai.inference against transformers'
 
     .tox/full/bin/python benchmarks/llama_bench.py [--sizes small medium] [--steps 5]
 
-The PyTorch half runs in ``--torch-python`` (default: .tox/reference/bin/python, which
+PyTorch runs with one thread (see bench_torch). The PyTorch half runs in ``--torch-python`` (default: .tox/reference/bin/python, which
 has torch and transformers). The machine is shared with other jobs, so compare the
 ratios of one sitting, not absolute numbers across sittings. Prints a markdown table
 (``--out FILE`` also writes it).
@@ -119,9 +119,15 @@ def bench_libai(size: str, warmup: int, steps: int) -> dict:
 
 
 def bench_torch(size: str, warmup: int, steps: int) -> dict:
+    # transformers imports torchvision when installed, and the wheel next to torch 2.13
+    # fails to load; nothing here needs it (as packages/libai-models/tests/fixtures).
+    sys.modules.setdefault("torchvision", None)
     import torch
     import transformers
 
+    # One thread: on this shared 2-core machine PyTorch's default two OpenMP threads wait
+    # on each other and are several times slower (benchmarks/results-models.md).
+    torch.set_num_threads(1)
     sizes = SIZES[size]
     config = transformers.LlamaConfig(
         vocab_size=COMMON["vocab_size"],
