@@ -3,8 +3,12 @@
 ``llama/sft.py`` adds it to ``train.hooks``. Before the first step of a fresh run and
 after the last one it answers every record of a held-out Alpaca file greedily (the
 prompt as :class:`~libai_llama.alpaca.AlpacaDataset` builds it, generation stopped at
-EOS) and counts the answers equal to the record's output. It prints both numbers at the
+EOS) and counts the answers equal to the record's output. It logs both numbers at the
 end and writes them, with every answer, to ``<output_dir>/instruction_accuracy.json``.
+
+Answers come from the model's ``generate`` (libai.inference: a KV cache, prompts
+left-padded into batches); a model without ``generate`` is run step by step by
+:func:`greedy_answer` on its logits.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from .alpaca import AlpacaDataset
 
 __all__ = ["InstructionAccuracyHook", "greedy_answer"]
 
-logger = logging.getLogger(__name__)
+# Under "libai.": the engine sends that namespace to the console and log.txt.
+logger = logging.getLogger("libai.plugins.libai_models_llama")
 
 
 def greedy_answer(
@@ -69,6 +74,7 @@ class InstructionAccuracyHook(HookBase):
             context cropped to at generation, which must not exceed the model's positions.
         max_new_tokens: answer length limit.
         max_records: score only the first records (``None``: all).
+        batch_size: prompts generated together.
         output_dir: where ``instruction_accuracy.json`` goes (default ``train.output_dir``).
     """
 
@@ -78,18 +84,20 @@ class InstructionAccuracyHook(HookBase):
         max_length: int = 128,
         max_new_tokens: int = 16,
         max_records: Optional[int] = None,
+        batch_size: int = 16,
         output_dir: Optional[str] = None,
     ) -> None:
         self.path = str(path)
         self.max_length = int(max_length)
         self.max_new_tokens = int(max_new_tokens)
         self.max_records = max_records
+        self.batch_size = int(batch_size)
         self._output_dir = output_dir
         self.before: Optional[dict[str, Any]] = None
         self.after: Optional[dict[str, Any]] = None
 
     def evaluate(self) -> dict[str, Any]:
-        """``{"accuracy", "correct", "total", "answers": [{prompt-less record + answer}]}``."""
+        """``{"accuracy", "correct", "total", "answers": [record + "answer" + "correct"]}``."""
         tokenizer = self.trainer.tokenizer
         if tokenizer is None:
             raise ValueError(
@@ -98,26 +106,26 @@ class InstructionAccuracyHook(HookBase):
             )
         dataset = AlpacaDataset(self.path, tokenizer, max_length=self.max_length)
         stop_ids = list(getattr(tokenizer, "stop_token_ids", None) or [tokenizer.eos_token_id])
+        count = len(dataset) if self.max_records is None else min(len(dataset), self.max_records)
+        prompts = [dataset.tokens(i)[0] for i in range(count)]
         model = self.trainer.model
         was_training = model.training
         model.eval()
-        answers = []
         try:
-            count = (
-                len(dataset) if self.max_records is None else min(len(dataset), self.max_records)
-            )
-            for index in range(count):
-                prompt_ids, _ = dataset.tokens(index)
-                ids = greedy_answer(
-                    model, prompt_ids, self.max_new_tokens, stop_ids, self.max_length
-                )
-                text = tokenizer.decode(ids, skip_special_tokens=True).strip()
-                expected = dataset.records[index]["output"].strip()
-                answers.append(
-                    {**dataset.records[index], "answer": text, "correct": text == expected}
-                )
+            if hasattr(model, "generate"):
+                outputs = self._generate(model, prompts, stop_ids, dataset.pad_id)
+            else:
+                outputs = [
+                    greedy_answer(model, ids, self.max_new_tokens, stop_ids, self.max_length)
+                    for ids in prompts
+                ]
         finally:
             model.train(was_training)
+        answers = []
+        for index, ids in enumerate(outputs):
+            text = tokenizer.decode(ids, skip_special_tokens=True).strip()
+            expected = dataset.records[index]["output"].strip()
+            answers.append({**dataset.records[index], "answer": text, "correct": text == expected})
         correct = sum(a["correct"] for a in answers)
         return {
             "accuracy": correct / max(1, len(answers)),
@@ -125,6 +133,33 @@ class InstructionAccuracyHook(HookBase):
             "total": len(answers),
             "answers": answers,
         }
+
+    def _generate(
+        self, model: Any, prompts: list[list[int]], stop_ids: list[int], pad_id: int
+    ) -> list[list[int]]:
+        """Greedy answers by ``model.generate``, prompts left-padded in batches."""
+        answers = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch = prompts[start : start + self.batch_size]
+            width = max(len(p) for p in batch)
+            ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, prompt in enumerate(batch):
+                ids[row, width - len(prompt) :] = prompt
+                mask[row, width - len(prompt) :] = 1
+            out = model.generate(
+                ids,
+                attention_mask=mask,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                eos_token_id=stop_ids,
+                pad_token_id=pad_id,
+            )
+            for row in out.numpy()[:, width:].tolist():
+                cut = next((i for i, t in enumerate(row) if t in stop_ids), len(row))
+                answers.append(row[:cut])
+        return answers
 
     def before_train(self) -> None:
         if self.trainer.start_iter == 0:
@@ -152,7 +187,6 @@ class InstructionAccuracyHook(HookBase):
                 )
         for line in lines:
             logger.info(line)
-            print(line, flush=True)
         out_dir = self._output_dir or self.trainer.cfg.train.output_dir
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, "instruction_accuracy.json")
