@@ -220,6 +220,7 @@ def main(argv=None) -> int:
             results[size].update(
                 _torch_in_subprocess(args.torch_python, size, args.warmup, args.steps)
             )
+            print(f"{size}: {json.dumps(results[size])}", file=sys.stderr, flush=True)
     if args.part != "all":
         print(json.dumps(results))
         return 0
