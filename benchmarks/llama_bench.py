@@ -14,7 +14,7 @@ with the KV cache (``model.generate`` of libai.inference against transformers'
 
     .tox/full/bin/python benchmarks/llama_bench.py [--sizes small medium] [--steps 5]
 
-PyTorch runs with one thread (see bench_torch). The PyTorch half runs in ``--torch-python`` (default: .tox/reference/bin/python, which
+Both run with one thread (``OMP_NUM_THREADS=1`` unless set; ``torch.set_num_threads(1)``). The PyTorch half runs in ``--torch-python`` (default: .tox/reference/bin/python, which
 has torch and transformers). The machine is shared with other jobs, so compare the
 ratios of one sitting, not absolute numbers across sittings. Prints a markdown table
 (``--out FILE`` also writes it).
@@ -87,6 +87,9 @@ def _libai_step(model, mode: str, inputs, labels):
 
 def bench_libai(size: str, warmup: int, steps: int) -> dict:
     os.environ.setdefault("GLOG_minloglevel", "2")
+    # One thread, as PyTorch here: OneFlow's default of one OpenMP thread per core was 2x
+    # (graph) to 5x (eager) slower on this shared machine (measured 2026-12-07, small size).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from libai.utils import distributed as dist
     from libai.utils.oneflow_env import flow
     from libai_llama.modeling import LlamaForCausalLM
