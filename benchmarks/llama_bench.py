@@ -14,7 +14,7 @@ with the KV cache (``model.generate`` of libai.inference against transformers'
 
     .tox/full/bin/python benchmarks/llama_bench.py [--sizes small medium] [--steps 5]
 
-The PyTorch half runs in ``--torch-python`` (default: .tox/reference/bin/python, which
+Both run with one thread (``OMP_NUM_THREADS=1`` unless set; ``torch.set_num_threads(1)``). The PyTorch half runs in ``--torch-python`` (default: .tox/reference/bin/python, which
 has torch and transformers). The machine is shared with other jobs, so compare the
 ratios of one sitting, not absolute numbers across sittings. Prints a markdown table
 (``--out FILE`` also writes it).
@@ -87,6 +87,9 @@ def _libai_step(model, mode: str, inputs, labels):
 
 def bench_libai(size: str, warmup: int, steps: int) -> dict:
     os.environ.setdefault("GLOG_minloglevel", "2")
+    # One thread, as PyTorch here: OneFlow's default of one OpenMP thread per core was 2x
+    # (graph) to 5x (eager) slower on this shared machine (measured 2026-12-07, small size).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from libai.utils import distributed as dist
     from libai.utils.oneflow_env import flow
     from libai_llama.modeling import LlamaForCausalLM
@@ -119,9 +122,15 @@ def bench_libai(size: str, warmup: int, steps: int) -> dict:
 
 
 def bench_torch(size: str, warmup: int, steps: int) -> dict:
+    # transformers imports torchvision when installed, and the wheel next to torch 2.13
+    # fails to load; nothing here needs it (as packages/libai-models/tests/fixtures).
+    sys.modules.setdefault("torchvision", None)
     import torch
     import transformers
 
+    # One thread: on this shared 2-core machine PyTorch's default two OpenMP threads wait
+    # on each other and are several times slower (benchmarks/results-models.md).
+    torch.set_num_threads(1)
     sizes = SIZES[size]
     config = transformers.LlamaConfig(
         vocab_size=COMMON["vocab_size"],
@@ -214,6 +223,7 @@ def main(argv=None) -> int:
             results[size].update(
                 _torch_in_subprocess(args.torch_python, size, args.warmup, args.steps)
             )
+            print(f"{size}: {json.dumps(results[size])}", file=sys.stderr, flush=True)
     if args.part != "all":
         print(json.dumps(results))
         return 0

@@ -1,12 +1,13 @@
-"""One-process and 2-process runs of a tiny LlamaForCausalLM (driven by test_parallel.py).
+"""One-process and 2-process runs of a tiny LlamaForCausalLM (driven by test_llama_parallel.py).
 
     python llama_script.py reference OUT    # one process: weights, logits, grads, losses
     python -m oneflow.distributed.launch --nproc_per_node 2 llama_script.py tp OUT
     python -m oneflow.distributed.launch --nproc_per_node 2 llama_script.py pp OUT
 
-``reference`` also trains in nn.Graph with and without activation checkpointing and in
-eager mode, from the same weights, and writes ``reference.json``. The parallel runs load
-the reference weights (initialisation cannot differ) and rank 0 writes ``OUT/<mode>.json``.
+``reference`` also trains in nn.Graph (with and without activation checkpointing) and in
+eager mode from the same weights, and writes ``reference.json``. The parallel runs load
+the reference weights (initialisation cannot differ), compare eager logits, loss,
+gradients and generated ids, and rank 0 writes ``OUT/<mode>.json``.
 Graph runs are subprocesses because OneFlow 0.9.0's CPU graph runtime segfaults now and then.
 """
 
@@ -109,12 +110,8 @@ def generate_ids(model) -> np.ndarray:
     return np.stack(outputs)
 
 
-def graph_train(model, activation_checkpoint: bool = False, grad_acc_steps: int = 2) -> list:
-    """STEPS SGD steps of ``grad_acc_steps`` micro-batches; the per-micro-batch losses.
-
-    Two micro-batches by default: a pipelined graph with a single one aborts in OneFlow
-    0.9.0 on the CPU (see libai-models' tests/parallel_script.py).
-    """
+def graph_train(model, grad_acc_steps: int = 1) -> list:
+    """STEPS SGD steps in nn.Graph of ``grad_acc_steps`` micro-batches; the losses."""
     optimizer = flow.optim.SGD(model.parameters(), lr=LR)
     graph = GraphBase(
         model,
@@ -122,7 +119,6 @@ def graph_train(model, activation_checkpoint: bool = False, grad_acc_steps: int 
         None,
         is_train=True,
         grad_acc_steps=grad_acc_steps,
-        activation_checkpoint=activation_checkpoint,
     )
     data = batch()
     losses = []
@@ -166,12 +162,10 @@ def reference(out: Path) -> None:
     results = eager_forward_backward(build(weights))
     results["generated"] = generate_ids(build(weights))
     np.savez(out / "results.npz", **results)
-    graph_losses = graph_train(build(weights))
-    np.save(out / "graph_losses.npy", np.array(graph_losses))
     plain = graph_one_step_grads(weights, activation_checkpoint=False)
     checkpointed = graph_one_step_grads(weights, activation_checkpoint=True)
     report = {
-        "graph_losses": graph_train(build(weights), grad_acc_steps=1),
+        "graph_losses": graph_train(build(weights)),
         "eager_losses": eager_train(build(weights)),
         "checkpointed_vs_plain_grad_max_diff": max(
             float(np.abs(plain[k] - checkpointed[k]).max()) for k in plain
@@ -191,12 +185,21 @@ def _max_diff(result: dict, expected: dict, prefix: str) -> float:
     )
 
 
-def tensor_parallel(out: Path) -> None:
+def compare_with_reference(out: Path, mode: str) -> None:
+    """Eager logits, loss, gradients and generated ids under ``mode`` ("tp" or "pp")
+    against the one-process reference; rank 0 writes ``OUT/<mode>.json``."""
+    tp, pp = (2, 1) if mode == "tp" else (1, 2)
     dist.setup_dist_util(
-        {"data_parallel_size": 1, "tensor_parallel_size": 2, "pipeline_parallel_size": 1}
+        {
+            "data_parallel_size": 1,
+            "tensor_parallel_size": tp,
+            "pipeline_parallel_size": pp,
+            "pipeline_num_layers": CFG["hidden_layers"],
+        }
     )
     model = build(out / "weights.npz")
     attn = model.model.layers[0].self_attn
+    # Under pipeline parallelism the hidden states move from stage to stage.
     result = eager_forward_backward(model)
     result["generated"] = generate_ids(model)
     expected = dict(np.load(out / "results.npz"))
@@ -205,6 +208,7 @@ def tensor_parallel(out: Path) -> None:
         "qkv_sbp": str(attn.query_key_value.weight.sbp),
         "lm_head_sbp": str(model.lm_head.weight.sbp),
         "embedding_sbp": str(model.model.embed_tokens.weight.sbp),
+        "placements": [str(layer.input_layernorm.weight.placement) for layer in model.model.layers],
         "logits_max_diff": _max_diff(result, expected, "logits"),
         "loss_diff": _max_diff(result, expected, "loss"),
         "grad_max_diff": _max_diff(result, expected, "grad."),
@@ -213,40 +217,12 @@ def tensor_parallel(out: Path) -> None:
         "expected_generated": expected["generated"].tolist(),
     }
     if dist.get_rank() == 0:
-        (out / "tp.json").write_text(json.dumps(report))
-
-
-def pipeline_parallel(out: Path) -> None:
-    dist.setup_dist_util(
-        {
-            "data_parallel_size": 1,
-            "tensor_parallel_size": 1,
-            "pipeline_parallel_size": 2,
-            "pipeline_num_layers": CFG["hidden_layers"],
-        }
-    )
-    model = build(out / "weights.npz")
-    placements = [str(layer.input_layernorm.weight.placement) for layer in model.model.layers]
-    # Eager: the hidden states move from stage to stage.
-    model.eval()
-    with flow.no_grad():
-        logits = whole(model(input_ids=batch()["input_ids"])["logits"])
-    expected = dict(np.load(out / "results.npz"))
-    generated = generate_ids(model)
-    model.train()
-    losses = graph_train(model)
-    if dist.get_rank() == 0:
-        report = {
-            "placements": placements,
-            "logits_max_diff": float(np.abs(logits - expected["logits"]).max()),
-            "generated": generated.tolist(),
-            "expected_generated": expected["generated"].tolist(),
-            "losses": losses,
-            "expected": np.load(out / "graph_losses.npy").tolist(),
-        }
-        (out / "pp.json").write_text(json.dumps(report))
+        (out / f"{mode}.json").write_text(json.dumps(report))
 
 
 if __name__ == "__main__":
     mode, target = sys.argv[1], Path(sys.argv[2])
-    {"reference": reference, "tp": tensor_parallel, "pp": pipeline_parallel}[mode](target)
+    if mode == "reference":
+        reference(target)
+    else:
+        compare_with_reference(target, mode)

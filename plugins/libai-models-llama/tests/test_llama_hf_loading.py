@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from libai.config import get_config
 from libai.engine.default import DefaultTrainer
-from libai.inference.model_source import load_model
+from libai.inference.model_source import check_model_source, hf_loader_for
 from libai.models.utils.model_loader import CheckpointError, WeightLoadError
 from libai.utils.oneflow_env import flow
 from libai_llama.hf_config import HFConfigError
@@ -57,11 +57,15 @@ def test_pretrained_model_path_sets_sizes_and_weights():
     assert np.abs(_logits(model, ids) - io["out_logits_unpadded"]).max() < 1e-4
 
 
-def test_huggingface_mode_of_libai_inference(tmp_path):
-    cfg = OmegaConf.create({"model": get_config("common/models/llama.py").model})
-    model = load_model(cfg, str(FIXTURES / "qwen2"), "huggingface")
+def test_huggingface_mode_of_libai_inference_finds_the_loader():
+    """libai.inference's huggingface mode: the loader named by the model class, called
+    LiBai's way with the model's LazyCall and cfg."""
+    model_cfg = get_config("common/models/llama.py").model
+    check_model_source("huggingface", str(FIXTURES / "llama3"))  # the sharded layout counts
+    loader = hf_loader_for(model_cfg)
+    model = loader(model_cfg, model_cfg.cfg, str(FIXTURES / "qwen2")).load()
     io = dict(np.load(FIXTURES / "qwen2" / "io.npz"))
-    assert model.tie_word_embeddings and cfg.model.cfg.vocab_size == 96
+    assert model.tie_word_embeddings and model.cfg.vocab_size == 96
     assert (
         np.abs(_logits(model, io["in_input_ids"][:, 4:]) - io["out_logits_unpadded"]).max() < 1e-4
     )
