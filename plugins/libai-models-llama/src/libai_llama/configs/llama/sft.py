@@ -1,7 +1,8 @@
 """Supervised fine-tuning of a small Llama on the plugin's bundled instructions, on a CPU.
 
-    libai-engine run llama/sft.py                 # the full run (a few minutes on 2 cores)
-    libai-engine run llama/sft.py --fast-dev-run  # a smoke test
+    SFT=$(python -c 'from libai.config.get_config import find_config; print(find_config("llama/sft.py"))')
+    libai-engine run "$SFT"                  # the full run (15 minutes on a busy 2-core machine)
+    libai-engine run "$SFT" --fast-dev-run   # a smoke test
 
 The data ships with the plugin (``libai_llama/data``: 408 training and 102 held-out
 Alpaca records of four tasks with exact answers, see its ``SOURCE.md``), read by
@@ -70,14 +71,14 @@ optim.betas = (0.9, 0.98)
 train = get_config("common/train.py").train
 train.output_dir = "./output/llama_sft"
 train.train_micro_batch_size = 16
-train.train_iter = 400
+train.train_iter = 800
 train.warmup_ratio = 0.05
 train.scheduler = LazyCall("libai.scheduler.WarmupCosineLR")(
     warmup_factor=0.01, alpha=0.05, warmup_method="linear"
 )
 train.log_period = 20
 train.seed = 1234
-train.checkpointer.period = 400
+train.checkpointer.period = 800
 train.checkpointer.max_to_keep = 1
 train.evaluation.enabled = False
 train.hooks = [
