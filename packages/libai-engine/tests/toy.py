@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 from libai.config import engine_supplied
+from libai.inference.generation import GenerationMixin
 from libai.utils import distributed as dist
 from libai.utils.oneflow_env import flow
 
@@ -221,8 +222,13 @@ class TransformerLayer(flow.nn.Module):
         return x + self.fc2(self.act(self.fc1(self._ln(x, self.ln2_w))))
 
 
-class ToyLM(flow.nn.Module):
-    """A GPT-like model: ``{"lm_loss": ...}`` with ``labels``, else ``{"prediction_scores": logits}``."""
+class ToyLM(GenerationMixin, flow.nn.Module):
+    """A GPT-like model: ``{"lm_loss": ...}`` with ``labels``, else ``{"prediction_scores": logits}``.
+
+    It generates through ``GenerationMixin`` with the simplest cache the protocol allows:
+    the ids seen so far (batch on dim 0), recomputed on every step. Prompts are not
+    padded here, so the attention mask and positions are not needed.
+    """
 
     def __init__(
         self,
@@ -252,6 +258,17 @@ class ToyLM(flow.nn.Module):
         if labels is not None and self.training:
             return {"lm_loss": self.loss(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))}
         return {"prediction_scores": logits}
+
+    def generation_forward(
+        self, input_ids: Any, *, past_key_values: Any, use_cache: bool, **_: Any
+    ) -> tuple:
+        ids = (
+            input_ids
+            if past_key_values is None
+            else flow.cat([past_key_values[0][0], input_ids], 1)
+        )
+        logits = self(ids)["prediction_scores"][:, -input_ids.shape[1] :]
+        return logits, (((ids,),) if use_cache else None)
 
 
 class TextLoader:

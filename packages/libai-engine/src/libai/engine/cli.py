@@ -1,9 +1,9 @@
 """The ``libai-engine`` console script.
 
 It offers every read-only command of ``python -m libai.config`` (``list``,
-``plugins``, ``check``, ``show``, ``diff``) and adds ``run``. Only ``run``
-imports OneFlow, and only once it is chosen, so ``libai-engine --help`` and the
-read-only commands stay fast.
+``plugins``, ``check``, ``show``, ``diff``) and adds ``run`` and ``generate``
+(:mod:`libai.inference.cli`). Only those two import OneFlow, and only once one is
+chosen, so ``libai-engine --help`` and the read-only commands stay fast.
 """
 
 from __future__ import annotations
@@ -144,9 +144,29 @@ RUN = Command(
 )
 
 
+def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    from libai.inference.cli import add_generate_arguments  # no OneFlow import
+
+    add_generate_arguments(parser)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from libai.inference.cli import generate_from_args
+
+    return generate_from_args(args)
+
+
+GENERATE = Command(
+    name="generate",
+    help="continue prompts with a trained or Hugging Face model (libai.inference)",
+    add_arguments=_add_generate_arguments,
+    handler=_generate,
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``libai-engine``; returns the process exit code."""
-    return _config_main(argv, prog="libai-engine", extra_commands=[RUN])
+    return _config_main(argv, prog="libai-engine", extra_commands=[RUN, GENERATE])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,6 @@ import os
 import time
 from typing import Any, Callable, Optional
 
-import numpy as np
 from libai.engine.trainer import HookBase
 from libai.engine.writers import EventWriter
 
@@ -403,15 +402,15 @@ class LossCurveWriter(HookBase):
 class SampleTextHook(HookBase):
     """After training, continue ``prompt`` with the trained model and write ``sample.txt``.
 
-    Uses ``trainer.tokenizer.encode``/``decode`` and ``trainer.model`` in eval
-    mode, called as ``model(input_ids=...)`` on global tensors; logits come from
-    ``output["prediction_scores"]`` (or the output itself when it is a tensor).
+    The model must generate (:class:`libai.inference.generation.GenerationMixin`); the
+    text comes from :func:`libai.inference.text.generate_text`, the code path of
+    ``libai-engine generate``, so this hook reads no model output keys.
 
-    ``temperature=0`` decodes greedily (argmax). A positive temperature samples
-    from the ``top_k`` most likely tokens with a generator seeded by ``seed``, so
-    the sample is reproducible; small models decoded greedily tend to repeat one
-    token, sampling shows better what they learned. ``max_context`` crops the
-    input to the model's maximum sequence length.
+    ``temperature=0`` decodes greedily. A positive temperature samples from the
+    ``top_k`` most likely tokens (all tokens when ``top_k`` is ``None``) with a seeded
+    generator, so the sample is reproducible; small models decoded greedily tend to
+    repeat one token, sampling shows better what they learned. ``max_context`` keeps
+    the prompt short enough for the model's positions (its last tokens are kept).
     """
 
     def __init__(
@@ -428,6 +427,8 @@ class SampleTextHook(HookBase):
             raise ValueError(f"SampleTextHook: temperature must be >= 0, got {temperature}")
         if top_k is not None and top_k < 1:
             raise ValueError(f"SampleTextHook: top_k must be >= 1 or None, got {top_k}")
+        if max_new_tokens < 1:
+            raise ValueError(f"SampleTextHook: max_new_tokens must be >= 1, got {max_new_tokens}")
         self.prompt = prompt
         self.max_new_tokens = int(max_new_tokens)
         self._output_dir = output_dir
@@ -436,6 +437,18 @@ class SampleTextHook(HookBase):
         self.seed = int(seed)
         self.max_context = max_context
         self.text: Optional[str] = None
+
+    def generate_kwargs(self) -> dict:
+        """The ``generate`` keywords this hook's settings mean."""
+        if self.temperature == 0:
+            return {"max_new_tokens": self.max_new_tokens, "do_sample": False}
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "do_sample": True,
+            "temperature": self.temperature,
+            "top_k": self.top_k or 0,
+            "seed": self.seed,
+        }
 
     def after_train(self) -> None:
         if self.trainer.iter < self.trainer.max_iter:
@@ -446,76 +459,20 @@ class SampleTextHook(HookBase):
                 "SampleTextHook: the trainer has no tokenizer (cfg.tokenization); no sample"
             )
             return
-        self.text = generate_text(
-            self.trainer.model,
-            tokenizer,
-            self.prompt,
-            self.max_new_tokens,
-            temperature=self.temperature,
-            top_k=self.top_k,
-            seed=self.seed,
-            max_context=self.max_context,
-        )
+        from libai.inference.text import generate_text
+
+        prompt = self.prompt
+        if self.max_context:
+            ids = list(tokenizer.encode(prompt))
+            keep = max(self.max_context - self.max_new_tokens, 1)
+            if len(ids) > keep:
+                prompt = tokenizer.decode(ids[-keep:])
+        (result,) = generate_text(self.trainer.model, tokenizer, [prompt], **self.generate_kwargs())
+        self.text = result["generated_text"]
         from libai.utils import distributed as dist
+        from libai.utils.checkpoint import _write_atomic_text
 
         if dist.is_main_process():
             out_dir = self._output_dir or self.trainer.cfg.train.output_dir
-            with open(os.path.join(out_dir, "sample.txt"), "w") as f:
-                f.write(self.text + "\n")
+            _write_atomic_text(os.path.join(out_dir, "sample.txt"), self.text + "\n")
             logger.info("Sample after training:\n%s", self.text)
-
-
-def _next_token(
-    logits: np.ndarray, temperature: float, top_k: Optional[int], rng: np.random.Generator
-) -> int:
-    """Pick the next token id from one row of logits (argmax when temperature is 0)."""
-    if temperature == 0:
-        return int(logits.argmax())
-    scaled = logits.astype(np.float64) / temperature
-    if top_k is not None and top_k < scaled.size:
-        cutoff = np.partition(scaled, -top_k)[-top_k]
-        scaled = np.where(scaled >= cutoff, scaled, -np.inf)
-    probs = np.exp(scaled - scaled.max())
-    probs /= probs.sum()
-    return int(rng.choice(probs.size, p=probs))
-
-
-def generate_text(
-    model: Any,
-    tokenizer: Any,
-    prompt: str,
-    max_new_tokens: int,
-    *,
-    temperature: float = 0.0,
-    top_k: Optional[int] = None,
-    seed: int = 0,
-    max_context: Optional[int] = None,
-) -> str:
-    """Return ``prompt`` continued by ``max_new_tokens`` tokens of ``model``.
-
-    Every rank computes the same tokens (the logits are broadcast and the
-    sampling generator is seeded identically), so this is safe under a launcher.
-    """
-    from libai.utils import distributed as dist
-    from libai.utils.oneflow_env import flow
-
-    ids = list(tokenizer.encode(prompt))
-    if not ids:
-        raise ValueError(f"the tokenizer encodes the prompt {prompt!r} to no tokens")
-    rng = np.random.default_rng(seed)
-    placement = dist.get_layer_placement(0)
-    sbp = dist.get_nd_sbp([flow.sbp.broadcast, flow.sbp.broadcast])
-    was_training = model.training
-    model.eval()
-    try:
-        with flow.no_grad():
-            for _ in range(max_new_tokens):
-                context = ids[-max_context:] if max_context else ids
-                x = flow.tensor([context], dtype=flow.long).to_global(placement=placement, sbp=sbp)
-                out = model(input_ids=x)
-                logits = out["prediction_scores"] if isinstance(out, dict) else out
-                last = logits.to_global(sbp=sbp).to_local()[0, -1].numpy()
-                ids.append(_next_token(last, temperature, top_k, rng))
-    finally:
-        model.train(was_training)
-    return tokenizer.decode(ids)

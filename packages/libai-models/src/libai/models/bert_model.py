@@ -202,6 +202,9 @@ class BertModel(nn.Module):
     ``pad_token_id`` (the word-embedding row kept at zero) are additions.
     """
 
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:BertLoaderHuggerFace"
+
     embeddings_class = BertEmbeddings
 
     @accepts_dict_cfg
@@ -344,6 +347,9 @@ class BertForPreTraining(nn.Module):
     ``{"lm_loss", "sop_loss"}`` (``sop_loss`` only with ``add_binary_head``), otherwise
     ``{"prediction_scores", "seq_relationship_score"}``.
     """
+
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:BertLoaderHuggerFace"
 
     def __init__(self, cfg, add_binary_head: Optional[bool] = None) -> None:
         super().__init__()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import libai.config.cfg_keys as cfg_keys
 from libai.config import configurable
+from libai.inference.generation import GenerationMixin
 from libai.layers import (
     AttnMaskType,
     Embedding,
@@ -57,7 +58,9 @@ class GPTEmbedding(nn.Module):
         self.dropout = nn.Dropout(embedding_dropout_prob)
         self.max_seq_length = max_seq_length
 
-    def forward(self, input_ids, past_length: int = 0):
+    def forward(self, input_ids, past_length: int = 0, position_ids=None):
+        """Embed ``input_ids``; positions are ``past_length, past_length + 1, ...`` unless
+        ``position_ids`` (``(B, S)``, left-padded generation) are given."""
         input_ids = to_global_ids(input_ids, 0)
         seq_length = input_ids.shape[1]
         if past_length + seq_length > self.max_seq_length:
@@ -65,13 +68,16 @@ class GPTEmbedding(nn.Module):
                 f"sequence length {past_length + seq_length} exceeds max_seq_length="
                 f"{self.max_seq_length} (cfg.max_seq_length)"
             )
-        position_ids = flow.arange(
-            past_length,
-            past_length + seq_length,
-            dtype=flow.long,
-            placement=input_ids.placement,
-            sbp=dist.get_nd_sbp([flow.sbp.broadcast, flow.sbp.broadcast]),
-        ).unsqueeze(0)
+        if position_ids is None:
+            position_ids = flow.arange(
+                past_length,
+                past_length + seq_length,
+                dtype=flow.long,
+                placement=input_ids.placement,
+                sbp=dist.get_nd_sbp([flow.sbp.broadcast, flow.sbp.broadcast]),
+            ).unsqueeze(0)
+        else:
+            position_ids = to_global_ids(position_ids, 0)
         embeds = self.token_embeddings(input_ids) + self.position_embeddings(position_ids)
         return self.dropout(embeds)
 
@@ -123,18 +129,37 @@ class Transformer(nn.Module):
         )
         self.layernorm_f = LayerNorm(hidden_size, eps=layernorm_epsilon, layer_idx=-1)
 
-    def forward(self, hidden_states):
-        for layer in self.layers:
-            hidden_states = layer(hidden_states)
-        return self.layernorm_f(hidden_states)
+    def forward(self, hidden_states, attention_mask=None, past_key_values=None, use_cache=False):
+        """Run the layers; with ``use_cache`` also return each layer's ``(key, value)``.
+
+        ``attention_mask`` (1 = attend) broadcasts to ``(B, 1, tgt, src)``; the causal
+        mask is added by the layers. ``past_key_values``: one ``(key, value)`` per layer.
+        """
+        presents = []
+        for i, layer in enumerate(self.layers):
+            past = None if past_key_values is None else past_key_values[i]
+            if use_cache:
+                hidden_states, present = layer(
+                    hidden_states, attention_mask, past_key_value=past, use_cache=True
+                )
+                presents.append(present)
+            else:
+                hidden_states = layer(hidden_states, attention_mask, past_key_value=past)
+        hidden_states = self.layernorm_f(hidden_states)
+        if use_cache:
+            return hidden_states, tuple(presents)
+        return hidden_states
 
 
-class GPTModel(nn.Module):
+class GPTModel(GenerationMixin, nn.Module):
     """GPT language model: input ids ``(B, S)`` -> logits ``(B, S, vocab_size)``.
 
     Args are LiBai's (``configs/common/models/gpt.py``); ``activation`` is an addition
     (``"gelu_tanh"`` as GPT-2, or ``"gelu"`` as LiBai's own GPT).
     """
+
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:GPT2LoaderHuggerFace"
 
     @accepts_dict_cfg
     @configurable
@@ -200,10 +225,49 @@ class GPTModel(nn.Module):
         cfg = {_CFG_ALIASES.get(k, k): v for k, v in cfg.items()}
         return kwargs_from_cfg(cls, cfg)
 
-    def forward(self, input_ids):
-        hidden_states = self.embeddings(input_ids)
-        hidden_states = self.transformer(hidden_states)
-        return self.lm_head(hidden_states, self.embeddings.token_embeddings.weight)
+    def forward(
+        self,
+        input_ids,
+        attention_mask=None,
+        position_ids=None,
+        past_key_values=None,
+        use_cache: bool = False,
+    ):
+        """Logits ``(B, S, vocab)``; with ``use_cache`` also the layers' ``(key, value)``.
+
+        ``attention_mask`` is ``(B, past + S)`` with 0 at (left) padding;
+        ``past_key_values`` holds the keys/values of the previous tokens (generation).
+        """
+        past_length = 0 if past_key_values is None else past_key_values[0][0].shape[2]
+        hidden_states = self.embeddings(input_ids, past_length, position_ids)
+        if attention_mask is not None:
+            attention_mask = to_global_ids(attention_mask, 0)
+            if attention_mask.ndim == 2:
+                attention_mask = attention_mask.unsqueeze(1).unsqueeze(1)
+        out = self.transformer(hidden_states, attention_mask, past_key_values, use_cache)
+        hidden_states, presents = out if use_cache else (out, None)
+        logits = self.lm_head(hidden_states, self.embeddings.token_embeddings.weight)
+        if use_cache:
+            return logits, presents
+        return logits
+
+    def generation_forward(
+        self,
+        input_ids,
+        *,
+        attention_mask,
+        position_ids,
+        past_key_values,
+        use_cache,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+    ):
+        """One decoding step (see :class:`libai.inference.generation.GenerationMixin`)."""
+        out = self(input_ids, attention_mask, position_ids, past_key_values, use_cache)
+        return out if use_cache else (out, None)
+
+    def generation_max_positions(self) -> int:
+        return self.embeddings.max_seq_length
 
 
 class GPTLoss(nn.Module):
@@ -217,17 +281,29 @@ class GPTLoss(nn.Module):
         return {"lm_loss": self.lm_loss(logits, labels).mean()}
 
 
-class GPTForPreTraining(nn.Module):
+class GPTForPreTraining(GenerationMixin, nn.Module):
     """GPT with its language-modelling loss.
 
     ``forward(input_ids, labels=None)``: in training mode with labels it returns
     ``{"lm_loss": loss}``; otherwise ``{"prediction_scores": logits}``.
+    ``generate`` reads its defaults (``eos_token_id``, ``max_length``...) from ``cfg``.
     """
+
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:GPT2LoaderHuggerFace"
 
     def __init__(self, cfg) -> None:
         super().__init__()
-        self.GPT_model = GPTModel(cfg=as_dictconfig(cfg))
+        self.cfg = as_dictconfig(cfg)
+        self.GPT_model = GPTModel(cfg=self.cfg)
         self.loss_func = GPTLoss()
+
+    def generation_forward(self, input_ids, **kwargs):
+        """One decoding step of the wrapped :class:`GPTModel`."""
+        return self.GPT_model.generation_forward(input_ids, **kwargs)
+
+    def generation_max_positions(self) -> int:
+        return self.GPT_model.generation_max_positions()
 
     def forward(self, input_ids, labels=None):
         logits = self.GPT_model(input_ids)

@@ -101,6 +101,9 @@ class ResMLP(nn.Module):
     num_classes, loss_func.
     """
 
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:ResMLPLoaderHuggerFace"
+
     @accepts_mapping_cfg
     @configurable
     def __init__(

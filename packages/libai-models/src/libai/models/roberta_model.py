@@ -50,6 +50,9 @@ class RobertaEmbeddings(BertEmbeddings):
 class RobertaModel(BertModel):
     """The bare RoBERTa encoder; same forward and outputs as :class:`BertModel`."""
 
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:RobertaLoaderHuggerFace"
+
     embeddings_class = RobertaEmbeddings
 
     @accepts_dict_cfg

@@ -471,6 +471,9 @@ class SwinTransformer(_SwinClassifier):
     (accepted; use ``train.activation_checkpoint.enabled`` instead), loss_func.
     """
 
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:SwinLoaderHuggerFace"
+
     @accepts_mapping_cfg
     @configurable
     def __init__(

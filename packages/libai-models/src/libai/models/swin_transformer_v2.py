@@ -195,6 +195,9 @@ class SwinTransformerV2(_SwinClassifier):
     use ``train.activation_checkpoint.enabled``), loss_func.
     """
 
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:SwinV2LoaderHuggerFace"
+
     @accepts_mapping_cfg
     @configurable
     def __init__(

@@ -21,6 +21,7 @@ from typing import Optional
 import libai.config.cfg_keys as cfg_keys
 import numpy as np
 from libai.config import configurable
+from libai.inference.generation import GenerationMixin
 from libai.layers import (
     AttnMaskType,
     Embedding,
@@ -52,14 +53,16 @@ def relative_position_buckets(
     bidirectional: bool,
     num_buckets: int = 32,
     max_distance: int = 128,
+    query_offset: int = 0,
 ) -> np.ndarray:
     """T5's bucket of ``key - query`` for every (query, key) pair, as int64 ``(q, k)``.
 
     Half the buckets are exact small distances, the rest log-spaced up to
     ``max_distance``; bidirectional (encoder) buckets also split on the sign.
-    Computed in float32 like the reference, so bucket edges agree.
+    Computed in float32 like the reference, so bucket edges agree. Queries sit at
+    positions ``query_offset, query_offset + 1, ...`` (incremental decoding).
     """
-    context = np.arange(query_length, dtype=np.int64)[:, None]
+    context = np.arange(query_offset, query_offset + query_length, dtype=np.int64)[:, None]
     memory = np.arange(key_length, dtype=np.int64)[None, :]
     relative = memory - context
     buckets = np.zeros_like(relative)
@@ -150,9 +153,14 @@ class RelativePositionBias(nn.Module):
             num_buckets, num_heads, init_method=init_method, layer_idx=layer_idx
         )
 
-    def forward(self, query_length: int, key_length: int):
+    def forward(self, query_length: int, key_length: int, query_offset: int = 0):
         buckets = relative_position_buckets(
-            query_length, key_length, self.bidirectional, self.num_buckets, self.max_distance
+            query_length,
+            key_length,
+            self.bidirectional,
+            self.num_buckets,
+            self.max_distance,
+            query_offset,
         )
         ids = flow.tensor(
             buckets,
@@ -174,14 +182,21 @@ def _extend_mask(mask, placement):
     return mask
 
 
-class T5Model(nn.Module):
+class T5Model(GenerationMixin, nn.Module):
     """T5 encoder-decoder: ``forward(encoder_input_ids, decoder_input_ids,
     encoder_attn_mask, decoder_attn_mask, encoder_decoder_attn_mask)`` -> logits.
 
     Masks are 1/0 (1 = attend), of shape (B, S) (key padding), (B, Q, S) (LiBai's
     datasets) or (B, 1, Q, S). The decoder's self-attention is always causal.
     Args are LiBai's; the keyword additions select the Hugging Face variant.
+    It generates (``generate``) from ``decoder_start_token_id``, with a KV cache that
+    holds each decoder layer's self-attention keys/values and cross-attention ones.
     """
+
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:T5LoaderHuggerFace"
+
+    is_encoder_decoder = True
 
     @accepts_dict_cfg
     @configurable
@@ -313,29 +328,93 @@ class T5Model(nn.Module):
             hidden_states = layer(hidden_states, mask, position_bias=bias)
         return self.encoder.final_layernorm(hidden_states)
 
-    def decode(self, decoder_input_ids, encoder_states, decoder_attn_mask, enc_dec_attn_mask):
-        """Run the decoder (causal) against ``encoder_states``: -> ``(B, T, hidden)``."""
+    def decode(
+        self,
+        decoder_input_ids,
+        encoder_states,
+        decoder_attn_mask,
+        enc_dec_attn_mask,
+        past_key_values=None,
+        use_cache: bool = False,
+    ):
+        """Run the decoder (causal) against ``encoder_states``: -> ``(B, T, hidden)``.
+
+        With ``use_cache`` also return, per decoder layer, ``(self k, self v, cross k,
+        cross v)``; given back as ``past_key_values`` they let the next call run only the
+        new tokens (the cross keys/values are computed once, from the encoder states).
+        """
         placement = dist.get_layer_placement(0)
-        hidden_states = self.embedding(decoder_input_ids)
+        past_length = 0 if past_key_values is None else past_key_values[0][0].shape[2]
+        hidden_states = self.embedding(decoder_input_ids, past_length)
         tgt = hidden_states.shape[1]
+        src = past_length + tgt
         if decoder_attn_mask is None:
-            self_mask = causal_mask(tgt, tgt, hidden_states)
+            self_mask = causal_mask(tgt, src, hidden_states)
         else:
             self_mask = _extend_mask(decoder_attn_mask, placement).to(hidden_states.dtype)
-            self_mask = self_mask * causal_mask(tgt, tgt, self_mask)
+            self_mask = self_mask * causal_mask(tgt, src, self_mask)
         cross_mask = (
             _extend_mask(enc_dec_attn_mask, placement) if enc_dec_attn_mask is not None else None
         )
-        bias = self.decoder_position_bias(tgt, tgt) if self.decoder_position_bias else None
-        for layer in self.decoder.layers:
-            hidden_states = layer(
+        bias = (
+            self.decoder_position_bias(tgt, src, query_offset=past_length)
+            if self.decoder_position_bias
+            else None
+        )
+        presents = []
+        for i, layer in enumerate(self.decoder.layers):
+            out = layer(
                 hidden_states,
                 self_mask,
                 encoder_states=encoder_states,
                 encoder_attention_mask=cross_mask,
+                past_key_value=None if past_key_values is None else past_key_values[i],
+                use_cache=use_cache,
                 position_bias=bias,
             )
-        return self.decoder.final_layernorm(hidden_states)
+            if use_cache:
+                hidden_states, present = out
+                presents.append(tuple(present))
+            else:
+                hidden_states = out
+        hidden_states = self.decoder.final_layernorm(hidden_states)
+        if use_cache:
+            return hidden_states, tuple(presents)
+        return hidden_states
+
+    def logits(self, decoder_states):
+        """The tied LM head on decoder states (rescaled first in the original T5)."""
+        if self.scale_decoder_output:
+            # Original T5 with a tied head rescales before the projection.
+            decoder_states = decoder_states * (self.hidden_size**-0.5)
+        return self.lm_head(decoder_states, self.embedding.word_embeddings.weight)
+
+    def generation_encode(self, input_ids, attention_mask):
+        """The encoder's states for ``generate`` (run once per prompt batch)."""
+        return self.encode(input_ids, attention_mask)
+
+    def generation_forward(
+        self,
+        input_ids,
+        *,
+        attention_mask,
+        position_ids,
+        past_key_values,
+        use_cache,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+    ):
+        """One decoder step (see :class:`libai.inference.generation.GenerationMixin`)."""
+        out = self.decode(
+            input_ids,
+            encoder_hidden_states,
+            attention_mask,
+            encoder_attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+        )
+        states, presents = out if use_cache else (out, None)
+        return self.logits(states), presents
 
     def forward(
         self,
@@ -361,10 +440,7 @@ class T5Model(nn.Module):
         decoder_states = self.decode(
             decoder_input_ids, encoder_states, decoder_attn_mask, encoder_decoder_attn_mask
         )
-        if self.scale_decoder_output:
-            # Original T5 with a tied head rescales before the projection.
-            decoder_states = decoder_states * (self.hidden_size**-0.5)
-        return self.lm_head(decoder_states, self.embedding.word_embeddings.weight)
+        return self.logits(decoder_states)
 
 
 class T5Loss(nn.Module):
@@ -387,13 +463,29 @@ class T5Loss(nn.Module):
         return {"masked_lm_loss": loss}
 
 
-class T5ForPreTraining(nn.Module):
-    """T5 with its span-corruption loss (LiBai's ``T5ForPreTraining``)."""
+class T5ForPreTraining(GenerationMixin, nn.Module):
+    """T5 with its span-corruption loss (LiBai's ``T5ForPreTraining``).
+
+    ``generate`` reads its defaults (``decoder_start_token_id``, ``eos_token_id``...)
+    from ``cfg``.
+    """
+
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:T5LoaderHuggerFace"
+
+    is_encoder_decoder = True
 
     def __init__(self, cfg) -> None:
         super().__init__()
-        self.t5_model = T5Model(cfg=as_dictconfig(cfg))
+        self.cfg = as_dictconfig(cfg)
+        self.t5_model = T5Model(cfg=self.cfg)
         self.loss_func = T5Loss()
+
+    def generation_encode(self, input_ids, attention_mask):
+        return self.t5_model.generation_encode(input_ids, attention_mask)
+
+    def generation_forward(self, input_ids, **kwargs):
+        return self.t5_model.generation_forward(input_ids, **kwargs)
 
     def forward(
         self,

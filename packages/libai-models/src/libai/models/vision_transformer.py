@@ -65,6 +65,9 @@ class VisionTransformer(nn.Module):
     Extra: ``layernorm_epsilon`` (Hugging Face ViT uses 1e-12, timm 1e-6, LiBai 1e-5).
     """
 
+    # The Hugging Face loader (libai.inference pipelines, mode="huggingface").
+    hf_loader = "libai.models.utils.model_loader:ViTLoaderHuggerFace"
+
     @accepts_mapping_cfg
     @configurable
     def __init__(

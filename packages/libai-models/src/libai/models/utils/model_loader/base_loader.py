@@ -21,6 +21,7 @@ import numpy as np
 from libai.models.utils.config_utils import as_dictconfig
 from libai.models.utils.model_loader.checkpoint_files import read_config, read_state_dict
 from libai.utils.oneflow_env import flow
+from omegaconf import DictConfig
 
 
 class WeightLoadError(ValueError):
@@ -102,8 +103,29 @@ class ModelLoaderHuggerFace:
                 f"{name!r}, which its config.json (and the overrides {sorted(self.kwargs)}) "
                 f"imply" + (f"; closest names present: {close}" if close else "")
             ) from exc
-        model = self.model(cfg=cfg) if isinstance(self.model, type) else self.model
+        model = self._build(cfg)
         load_converted(model, converted, self.base_prefix, str(self.pretrained_model_path))
+        return model
+
+    def _build(self, cfg: Any) -> Any:
+        """The model to fill: built from a class or a LazyCall config, or the given instance.
+
+        LiBai's call passes the model's LazyCall (``configs/common/models/*.py``'s
+        ``pretrain_model``) as the first argument; its target is built with the merged cfg.
+        """
+        model = self.model
+        target = model.get("_target_") if isinstance(model, DictConfig) else None
+        if target is not None:
+            from libai.config.targets import resolve_target
+
+            model = resolve_target(target) if isinstance(target, str) else target
+        if isinstance(model, type):
+            return model(cfg=cfg)
+        if isinstance(self.model, DictConfig):
+            raise TypeError(
+                f"{type(self).__name__}: the first argument is a config without _target_; "
+                "pass the model's LazyCall, its class, or a built model"
+            )
         return model
 
 

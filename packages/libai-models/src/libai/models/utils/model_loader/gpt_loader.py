@@ -51,6 +51,8 @@ class GPT2LoaderHuggerFace(ModelLoaderHuggerFace):
             activation=_ACTIVATIONS[act],
             apply_query_key_layer_scaling=False,
             apply_residual_post_layernorm=False,
+            # generation defaults (read by GenerationMixin from the model's cfg)
+            **{k: hf[k] for k in ("bos_token_id", "eos_token_id", "pad_token_id") if k in hf},
         )
 
     def convert(self, state: dict, cfg: Any) -> dict:

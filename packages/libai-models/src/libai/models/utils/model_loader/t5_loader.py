@@ -51,6 +51,9 @@ class T5LoaderHuggerFace(ModelLoaderHuggerFace):
             scale_decoder_output=True,
             apply_query_key_layer_scaling=False,
             apply_residual_post_layernorm=False,
+            # generation defaults (read by GenerationMixin from the model's cfg)
+            decoder_start_token_id=hf.get("decoder_start_token_id", hf.get("pad_token_id", 0)),
+            **{k: hf[k] for k in ("eos_token_id", "pad_token_id") if k in hf},
         )
 
     def convert(self, state: dict, cfg: Any) -> dict:

@@ -86,6 +86,6 @@ class VisionLoader(ModelLoaderHuggerFace):
                 f"unexpected in the checkpoint ({len(unused)}): {', '.join(unused)} "
                 "(is it a checkpoint of this architecture, and do depths/sizes match config.json?)"
             )
-        model = self.model(cfg=cfg) if isinstance(self.model, type) else self.model
+        model = self._build(cfg)
         load_converted(model, converted, self.base_prefix, str(self.pretrained_model_path))
         return model
