@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 from test_inference import GPT2_CONFIG, GPT2_DIR, T5_CONFIG, T5_DIR, _engine, _write, run_in_group
 
-pytestmark = pytest.mark.multiprocess
-
 PROMPTS = ["MACBETH:\n", "First Witch:\nWhen shall we three meet"]
 LAYOUTS = {
     "tp2": ["train.dist.tensor_parallel_size=2"],
