@@ -2,7 +2,7 @@
 transformers' ``generate`` on the same GPT-2 weights, in the same sitting.
 
 Sizes (GPT-2 layout, ``n_positions`` 1024): ``1m`` (hidden 128, 4 layers, vocab 1024,
-0.9 M parameters), ``10m`` (256, 8, 8192: 8.6 M), ``50m`` (512, 12, 16384: 46 M).
+1.05 M parameters), ``10m`` (256, 8, 8192: 8.7 M), ``50m`` (512, 12, 16384: 46.7 M).
 For each size and batch (1 and 8): greedy search from a 16-token prompt to 128 new
 tokens (``min_new_tokens`` = ``max_new_tokens``, so no run stops early), new tokens per
 second; then the time to the first new token for a 512-token prompt (batch 1).
