@@ -107,7 +107,7 @@ def load_model(cfg: Any, model_path: Optional[str], mode: str) -> Any:
         if model_cfg is not None and hasattr(model, "cfg"):
             for key, value in dict(model.cfg).items():
                 model_cfg[key] = value
-        model._apply(dist.convert_to_distributed_default_setting)
+        dist.convert_to_distributed_default_setting(model)
     else:
         model = DefaultTrainer.build_model(cfg)
         if mode == "libai":

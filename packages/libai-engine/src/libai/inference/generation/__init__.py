@@ -7,6 +7,12 @@ beam search and left-padded batches, with ``transformers``' names and semantics.
 """
 
 from libai.inference.generation.config import GenerationConfig, resolve_generation_config
-from libai.inference.generation.mixin import GenerationMixin, reorder_cache
+from libai.inference.generation.mixin import GenerationMixin, as_broadcast_global, reorder_cache
 
-__all__ = ["GenerationConfig", "GenerationMixin", "reorder_cache", "resolve_generation_config"]
+__all__ = [
+    "GenerationConfig",
+    "GenerationMixin",
+    "as_broadcast_global",
+    "reorder_cache",
+    "resolve_generation_config",
+]
