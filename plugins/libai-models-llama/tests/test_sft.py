@@ -34,6 +34,21 @@ def test_passes_libai_engine_check() -> None:
     assert "OK" in proc.stdout
 
 
+def test_check_reports_a_misspelt_llama_cfg_key_before_building(tmp_path) -> None:
+    cfg_file = tmp_path / "typo.py"
+    cfg_file.write_text(
+        "from libai.config import get_config\n"
+        "_sft = get_config('llama/sft.py')\n"
+        "model, train, optim, graph = _sft.model, _sft.train, _sft.optim, _sft.graph\n"
+        "dataloader, tokenization = _sft.dataloader, _sft.tokenization\n"
+        "model.cfg.hiden_size = 64\n"
+    )
+    proc = run_engine("check", str(cfg_file))
+    assert proc.returncode == 2, proc.stdout
+    assert "model.cfg.hiden_size" in proc.stdout
+    assert "did you mean hidden_size?" in proc.stdout
+
+
 def test_model_ids_and_length_fit_the_tokenizer_and_data() -> None:
     cfg = get_config("llama/sft.py")
     tok = LlamaTokenizer(pretrained_model_path=TOKENIZER_DIR)

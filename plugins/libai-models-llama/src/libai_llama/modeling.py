@@ -23,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+import libai.config.cfg_keys as cfg_keys
 from libai.config import configurable
 from libai.inference.generation import GenerationMixin
 from libai.layers import Linear, LMLogits, ParallelCrossEntropyLoss, RMSLayerNorm, VocabEmbedding
@@ -403,3 +404,13 @@ class LlamaForCausalLM(nn.Module, GenerationMixin):
     def set_activation_checkpoint(model) -> None:
         """Recompute each decoder layer in the backward pass (graph mode)."""
         set_activation_checkpoints(model, LlamaDecoderLayer)
+
+
+# The keys LlamaForCausalLM reads from LiBai's ``cfg=`` (its constructor's parameters) and
+# those the default config carries for others: the engine's, the generation defaults, and
+# LiBai's flags that change nothing on the CPU. ``libai-engine check`` reports any other key.
+cfg_keys.reads_cfg(
+    extra=cfg_keys.ENGINE_CFG_KEYS
+    + cfg_keys.GENERATION_CFG_KEYS
+    + ("scale_mask_softmax_fusion", "is_encoder_decoder"),
+)(LlamaForCausalLM)
