@@ -12,6 +12,19 @@ alive), ``sleep`` (sleep 20 ms, then numpy), ``none`` (never read in the loop),
 ``deferred`` (eager copy every step, read once at the end), ``lag1`` (eager
 copy every step, read the previous step's copy once the next step is queued).
 Extra ``KEY=VALUE`` arguments are set in the children's environment.
+
+The children import OneFlow through ``libai.utils.oneflow_env``, so OneFlow's queue
+race is fixed in them (``libai.utils.graph_race_fix``) unless ``LIBAI_GRAPH_RACE_FIX=0``
+is passed. The most crash-prone setting, two probes at once, before and after::
+
+    for fix in 0 1; do for i in 1 2; do
+      python packages/libai-engine/tests/segfault_probe.py --runs 150 \\
+        ONEFLOW_VM_COMPUTE_ON_WORKER_THREAD=0 LIBAI_GRAPH_RACE_FIX=$fix &
+    done; wait; done
+
+Besides the crash count, the driver prints the median time of a graph step (steps 2
+to ``--steps``, each run's mean; the first step compiles the graph) over the runs that
+finished, and how many dequeues the fix made wait for their enqueue (crashes averted).
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -52,7 +66,10 @@ def one_run(mode: str, steps: int) -> None:
     graph = Graph()
     rng = np.random.default_rng(0)
     kept, values = [], []
-    for _ in range(steps):
+    started = 0.0
+    for step in range(steps):
+        if step == 1:  # step 0 compiles the graph
+            started = time.perf_counter()
         x = flow.tensor(
             rng.standard_normal((16, 32)).astype("float32"),
             placement=placement,
@@ -85,7 +102,11 @@ def one_run(mode: str, steps: int) -> None:
                 values.append(float(kept.pop(0).numpy()))
     if mode in ("deferred", "lag1"):
         values += [float(t.numpy()) for t in kept]
-    print(f"done {mode} {sum(values):.6f}", file=sys.stderr, flush=True)
+    step_ms = (time.perf_counter() - started) * 1000 / max(steps - 1, 1)
+    from libai.utils import graph_race_fix
+
+    waits = (graph_race_fix.stats() or {}).get("waits", -1)
+    print(f"done {mode} {sum(values):.6f} step_ms={step_ms:.3f} waits={waits}", flush=True)
 
 
 def main() -> None:
@@ -104,10 +125,14 @@ def main() -> None:
         return
     env = dict(os.environ, PYTHONFAULTHANDLER="1", GLOG_minloglevel="2")
     env.update(kv.split("=", 1) for kv in args.env)
-    crashes = 0
+    crashes, step_ms, waits = 0, [], []
     for i in range(args.runs):
         cmd = [sys.executable, __file__, "--child", "--mode", args.mode, "--steps", str(args.steps)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        proc = _run_child(cmd, env)
+        if proc.returncode == 0:
+            fields = dict(f.split("=") for f in proc.stdout.split() if "=" in f)
+            step_ms.append(float(fields["step_ms"]))
+            waits.append(int(fields["waits"]))
         if proc.returncode in (-signal.SIGSEGV, 128 + signal.SIGSEGV):
             crashes += 1
             if args.keep:
@@ -115,9 +140,30 @@ def main() -> None:
                 (args.keep / f"{args.mode}_{i}.txt").write_text(proc.stderr)
         elif proc.returncode != 0:
             raise SystemExit(f"run {i} failed with rc={proc.returncode}:\n{proc.stderr[-2000:]}")
+    median = statistics.median(step_ms) if step_ms else float("nan")
+    fix = "off" if min(waits, default=-1) < 0 else f"on, {sum(waits)} dequeues waited"
     print(
-        f"mode={args.mode} steps={args.steps} env={args.env}: {crashes} / {args.runs} runs segfaulted"
+        f"mode={args.mode} steps={args.steps} env={args.env}: {crashes} / {args.runs} runs "
+        f"segfaulted; median step {median:.2f} ms; fix {fix}"
     )
+
+
+def _run_child(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
+    """One run in its own process group, killed with its group after 10 minutes."""
+    with subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,198 @@
+"""libai.utils.graph_race_fix: the shim against OneFlow 0.9.0's lazy-job queue race.
+
+Each case runs a fresh interpreter: the shim must be loaded before OneFlow, and
+:func:`install` acts once per process. The graph runs assert that liboneflow's calls
+really go through the shim (its counters), that the losses are those of a run without
+it, and that every way the fix cannot apply leaves OneFlow working and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from libai.utils.graph_race_fix import (
+    ONEFLOW_0_9_0_BUILD_ID,
+    ElfError,
+    find_liboneflow,
+    gnu_build_id,
+)
+from libai.utils.graph_race_fix._build import find_compiler
+
+STEPS = 6
+needs_cc = pytest.mark.skipif(
+    find_compiler() is None,
+    reason="no C compiler (CC, cc or gcc): the fix cannot be built here; "
+    "test_no_compiler_falls_back covers what happens then",
+)
+
+# A tiny graph trained for STEPS steps; weights come from numpy so that every process
+# starts from the same values. Prints the fix's status, its counters and the losses.
+GRAPH_RUN = f"""
+import json, sys
+import numpy as np
+from libai.utils.oneflow_env import flow
+from libai.utils import graph_race_fix
+
+P = flow.placement("cpu", ranks=[0])
+rng = np.random.default_rng(0)
+model = flow.nn.Sequential(flow.nn.Linear(8, 16), flow.nn.GELU(), flow.nn.Linear(16, 1))
+for p in model.parameters():
+    p.data = flow.tensor(rng.standard_normal(tuple(p.shape)).astype("float32") * 0.3)
+model = model.to_global(placement=P, sbp=flow.sbp.broadcast)
+opt = flow.optim.SGD(model.parameters(), lr=0.05)
+
+class Graph(flow.nn.Graph):
+    def __init__(self):
+        super().__init__()
+        self.model = model
+        self.add_optimizer(opt)
+
+    def build(self, x, y):
+        loss = ((self.model(x) - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+graph = Graph()
+losses = []
+for _ in range({STEPS}):
+    x = flow.tensor(rng.standard_normal((4, 8)).astype("float32"), placement=P, sbp=flow.sbp.split(0))
+    y = flow.tensor(rng.standard_normal((4, 1)).astype("float32"), placement=P, sbp=flow.sbp.split(0))
+    losses.append(float(graph(x, y).to_local().numpy()))
+st = graph_race_fix.status()
+print(json.dumps({{"applied": st.applied, "reason": st.reason, "compiled_now": st.compiled_now,
+                  "stats": graph_race_fix.stats(), "losses": losses}}))
+"""
+
+
+def _python(code: str, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -c code`` in its own process group, killed with the group on timeout."""
+    cmd = [sys.executable, "-c", code]
+    with subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _env(cache: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("LIBAI_GRAPH_RACE_FIX", "CC")}
+    env.update(GLOG_minloglevel="2", LIBAI_CACHE_DIR=str(cache), **extra)
+    return env
+
+
+def _graph_run(env: dict, *, retry_on_segv: bool) -> dict:
+    proc = _python(GRAPH_RUN, env)
+    if retry_on_segv and proc.returncode == -signal.SIGSEGV:
+        # Only for runs without the fix: that is the crash the fix exists for.
+        print("note: the unfixed graph run segfaulted; retrying once", file=sys.stderr)
+        proc = _python(GRAPH_RUN, env)
+    assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_build_id_of_the_installed_liboneflow():
+    # The pinned oneflow==0.9.0 wheel carries the liboneflow the shim was written for.
+    liboneflow = find_liboneflow()
+    assert liboneflow is not None and liboneflow.name.startswith("liboneflow")
+    assert gnu_build_id(liboneflow) == ONEFLOW_0_9_0_BUILD_ID
+
+
+@needs_cc
+def test_build_id_reader_matches_the_linker(tmp_path):
+    source = tmp_path / "x.c"
+    source.write_text("int x(void) { return 1; }\n")
+    wanted = "00112233445566778899aabbccddeeff01234567"
+    for build_id, flag in ((wanted, f"-Wl,--build-id=0x{wanted}"), (None, "-Wl,--build-id=none")):
+        lib = tmp_path / f"lib{build_id}.so"
+        cmd = [*find_compiler(), "-shared", "-fPIC", flag, "-o", str(lib), str(source)]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+        assert gnu_build_id(lib) == build_id
+    with pytest.raises(ElfError, match="x.c is not an ELF file"):
+        gnu_build_id(source)
+
+
+@needs_cc
+def test_shim_is_active_and_changes_no_loss(tmp_path):
+    cache = tmp_path / "cache"
+    first = _graph_run(_env(cache), retry_on_segv=False)
+    assert first["applied"] and first["reason"] == "active"
+    assert first["compiled_now"]  # a fresh cache: compiled at first use
+    # liboneflow's calls went through the shim: one enqueue and one dequeue per step.
+    stats = first["stats"]
+    assert stats["enqueues"] == stats["dequeues"] == STEPS, stats
+    assert 0 <= stats["waits"] <= STEPS and stats["deferred"] == 0, stats
+    assert len(list(cache.glob("graph-race-fix/*/lazy_job_queue.so"))) == 1
+
+    second = _graph_run(_env(cache), retry_on_segv=False)
+    assert second["applied"] and not second["compiled_now"]  # reused from the cache
+
+    off = _graph_run(_env(cache, LIBAI_GRAPH_RACE_FIX="0"), retry_on_segv=True)
+    assert not off["applied"] and off["reason"] == "turned off by LIBAI_GRAPH_RACE_FIX=0"
+    assert off["stats"] is None
+    assert first["losses"] == second["losses"] == off["losses"]
+    assert len(off["losses"]) == STEPS and off["losses"][0] != off["losses"][-1]
+
+
+def test_build_id_mismatch_is_not_applied_and_logged(tmp_path):
+    # Any other ELF file stands for another OneFlow build: here the Python binary.
+    other = Path(os.path.realpath(sys.executable))
+    code = (
+        "import json, sys; from pathlib import Path; from libai.utils import graph_race_fix as g;"
+        f"st = g.install(Path({str(other)!r}));"
+        "print(json.dumps([st.applied, st.build_id, g.stats(), 'oneflow' in sys.modules]))"
+    )
+    proc = _python(code, _env(tmp_path / "cache"))
+    assert proc.returncode == 0, proc.stderr
+    applied, build_id, stats, oneflow_imported = json.loads(proc.stdout)
+    assert (applied, stats, oneflow_imported) == (False, None, False)
+    assert build_id == gnu_build_id(other) != ONEFLOW_0_9_0_BUILD_ID
+    lines = [line for line in proc.stderr.splitlines() if "graph race fix" in line]
+    assert lines == [
+        f"OneFlow graph race fix not applied: {other} has build id {build_id}, not "
+        f"{ONEFLOW_0_9_0_BUILD_ID} of OneFlow 0.9.0 from PyPI, which the fix was written for"
+    ]
+    assert not (tmp_path / "cache").exists()  # nothing compiled
+
+
+def test_no_compiler_falls_back_once(tmp_path):
+    code = (
+        "import json; from libai.utils.oneflow_env import flow, ONEFLOW_VERSION;"
+        "from libai.utils import graph_race_fix as g; g.install(); st = g.status();"
+        "x = flow.ones(3).sum().item();"
+        "print(json.dumps([ONEFLOW_VERSION, x, st.applied, st.reason, g.stats()]))"
+    )
+    proc = _python(code, _env(tmp_path / "cache", CC=str(tmp_path / "no-such-cc")))
+    assert proc.returncode == 0, proc.stderr
+    version, x, applied, reason, stats = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (version, x, applied, stats) == ("0.9.0", 3.0, False, None)
+    assert reason.startswith(f"the compiler '{tmp_path / 'no-such-cc'}' (from CC) was not found")
+    assert "--max-restarts" in reason
+    said = [line for line in proc.stderr.splitlines() if "graph race fix" in line]
+    assert said == [f"OneFlow graph race fix not applied: {reason}"]
+
+
+def test_oneflow_imported_first_is_not_applied(tmp_path):
+    code = (
+        "import oneflow; from libai.utils import graph_race_fix as g;"
+        "st = g.install(); print(st.applied, g.stats())"
+    )
+    proc = _python(code, _env(tmp_path / "cache"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "None"]
+    assert "oneflow was imported before libai.utils.oneflow_env" in proc.stderr
