@@ -66,10 +66,10 @@ def one_run(mode: str, steps: int) -> None:
     graph = Graph()
     rng = np.random.default_rng(0)
     kept, values = [], []
-    started = 0.0
+    started = cpu_started = 0.0
     for step in range(steps):
         if step == 1:  # step 0 compiles the graph
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
         x = flow.tensor(
             rng.standard_normal((16, 32)).astype("float32"),
             placement=placement,
@@ -103,10 +103,14 @@ def one_run(mode: str, steps: int) -> None:
     if mode in ("deferred", "lag1"):
         values += [float(t.numpy()) for t in kept]
     step_ms = (time.perf_counter() - started) * 1000 / max(steps - 1, 1)
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / max(steps - 1, 1)
     from libai.utils import graph_race_fix
 
     waits = (graph_race_fix.stats() or {}).get("waits", -1)
-    print(f"done {mode} {sum(values):.6f} step_ms={step_ms:.3f} waits={waits}", flush=True)
+    print(
+        f"done {mode} {sum(values):.6f} step_ms={step_ms:.3f} cpu_ms={cpu_ms:.3f} waits={waits}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -131,6 +135,10 @@ def main() -> None:
         proc = _run_child(cmd, env)
         if proc.returncode == 0:
             fields = dict(f.split("=") for f in proc.stdout.split() if "=" in f)
+            if "step_ms" not in fields:
+                raise SystemExit(
+                    f"run {i} printed no result:\n{proc.stdout}\n{proc.stderr[-2000:]}"
+                )
             step_ms.append(float(fields["step_ms"]))
             waits.append(int(fields["waits"]))
         if proc.returncode in (-signal.SIGSEGV, 128 + signal.SIGSEGV):
