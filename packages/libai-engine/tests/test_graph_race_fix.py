@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from libai.utils.graph_race_fix import (
     gnu_build_id,
 )
 from libai.utils.graph_race_fix._build import find_compiler
+from runner import CONFIGS, check_ok, engine_env, losses, run_engine
 
 STEPS = 6
 needs_cc = pytest.mark.skipif(
@@ -196,3 +198,53 @@ def test_oneflow_imported_first_is_not_applied(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "None"]
     assert "oneflow was imported before libai.utils.oneflow_env" in proc.stderr
+
+
+def _graph_config(tmp_path: Path) -> Path:
+    """tests/configs/toy_mlp.py preceded by ``import oneflow``, as a config that imports
+    flowvision starts: the CLI must load the fix before the config imports OneFlow."""
+    config = tmp_path / "toy_mlp_imports_oneflow.py"
+    config.write_text("import oneflow  # noqa: F401\n" + (CONFIGS / "toy_mlp.py").read_text())
+    return config
+
+
+RUN_ARGS = ["graph.enabled=True", "train.train_iter=4", "train.evaluation.enabled=False"]
+
+
+@needs_cc
+def test_engine_run_has_the_fix(tmp_path):
+    out = tmp_path / "out"
+    proc = run_engine(
+        [str(_graph_config(tmp_path)), f"train.output_dir={out}", *RUN_ARGS], tmp_path
+    )
+    check_ok(proc)
+    assert "OneFlow graph race fix: active" in (out / "log.txt").read_text()
+    assert sorted(losses(out)) == [0, 1, 2, 3]
+
+
+@needs_cc
+def test_every_launched_rank_has_the_fix(tmp_path):
+    out = tmp_path / "out"
+    port = str(random.randint(20000, 40000))
+    cmd = [sys.executable, "-m", "oneflow.distributed.launch", "--nproc_per_node", "2",
+           "--master_port", port, "--module", "libai.engine.cli", "run",
+           str(_graph_config(tmp_path)), f"train.output_dir={out}",
+           "train.dist.data_parallel_size=2", *RUN_ARGS]  # fmt: skip
+    with subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=engine_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    assert proc.returncode == 0, f"rc={proc.returncode}\n{stderr[-4000:]}"
+    for log in ("log.txt", "log.txt.rank1"):
+        assert "OneFlow graph race fix: active" in (out / log).read_text(), log

@@ -176,6 +176,9 @@ def _evaluate(cfg: Any) -> Any:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """The ``run`` command: load, override, check, set up, then train or evaluate. Returns the exit code."""
+    # OneFlow through libai before the config: a config may import flowvision (which
+    # imports oneflow), and the graph race fix must be loaded before that.
+    import libai.utils.oneflow_env  # noqa: F401
     from libai.config.cli._commands import load_config
 
     opts = []
