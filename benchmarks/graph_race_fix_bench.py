@@ -18,29 +18,26 @@ import argparse
 import os
 import signal
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
-PROBE = Path(__file__).resolve().parents[1] / "packages/libai-engine/tests/segfault_probe.py"
+TESTS = Path(__file__).resolve().parents[1] / "packages/libai-engine/tests"
+PROBE = TESTS / "segfault_probe.py"
+sys.path.insert(0, str(TESTS))
+
+from segfault_probe import run_child  # noqa: E402
 
 
 def _one(fix: str, steps: int, worker_thread: str) -> dict[str, float]:
     env = dict(os.environ, GLOG_minloglevel="2", LIBAI_GRAPH_RACE_FIX=fix)
     env["ONEFLOW_VM_COMPUTE_ON_WORKER_THREAD"] = worker_thread
     cmd = [sys.executable, str(PROBE), "--child", "--mode", "numpy", "--steps", str(steps)]
-    with subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    ) as proc:  # fmt: skip
-        try:
-            out, err = proc.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise
+    proc = run_child(cmd, env)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} (fix={fix}) exited {proc.returncode}:\n{err[-2000:]}")
-    fields = dict(f.split("=") for f in out.split() if "=" in f)
+        raise RuntimeError(
+            f"{' '.join(cmd)} (fix={fix}) exited {proc.returncode}:\n{proc.stderr[-2000:]}"
+        )
+    fields = dict(f.split("=") for f in proc.stdout.split() if "=" in f)
     return {k: float(v) for k, v in fields.items()}
 
 

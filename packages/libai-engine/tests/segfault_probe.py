@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 MODES = ("item", "numpy", "sync", "keep", "sleep", "none", "deferred", "lag1")
 
@@ -132,7 +133,7 @@ def main() -> None:
     crashes, step_ms, waits = 0, [], []
     for i in range(args.runs):
         cmd = [sys.executable, __file__, "--child", "--mode", args.mode, "--steps", str(args.steps)]
-        proc = _run_child(cmd, env)
+        proc = run_child(cmd, env)
         if proc.returncode == 0:
             fields = dict(f.split("=") for f in proc.stdout.split() if "=" in f)
             if "step_ms" not in fields:
@@ -156,10 +157,13 @@ def main() -> None:
     )
 
 
-def _run_child(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
-    """One run in its own process group, killed with its group after 10 minutes."""
+def run_child(
+    cmd: list[str], env: dict, *, cwd: Optional[Path] = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run ``cmd`` in its own process group; on timeout kill the group (returncode -9)."""
     with subprocess.Popen(
         cmd,
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -167,10 +171,11 @@ def _run_child(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
         start_new_session=True,
     ) as proc:
         try:
-            out, err = proc.communicate(timeout=600)
+            out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
+            err += f"\n(killed with its process group after {timeout} s)"
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 

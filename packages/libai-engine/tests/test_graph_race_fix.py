@@ -25,6 +25,7 @@ from libai.utils.graph_race_fix import (
 )
 from libai.utils.graph_race_fix._build import find_compiler
 from runner import CONFIGS, check_ok, engine_env, losses, run_engine
+from segfault_probe import run_child
 
 STEPS = 6
 needs_cc = pytest.mark.skipif(
@@ -72,24 +73,8 @@ print(json.dumps({{"applied": st.applied, "reason": st.reason, "compiled_now": s
 """
 
 
-def _python(code: str, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -c code`` in its own process group, killed with the group on timeout."""
-    cmd = [sys.executable, "-c", code]
-    with subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    ) as proc:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+def _python(code: str, env: dict) -> subprocess.CompletedProcess:
+    return run_child([sys.executable, "-c", code], env, timeout=300)
 
 
 def _env(cache: Path, **extra: str) -> dict:
@@ -230,21 +215,7 @@ def test_every_launched_rank_has_the_fix(tmp_path):
            "--master_port", port, "--module", "libai.engine.cli", "run",
            str(_graph_config(tmp_path)), f"train.output_dir={out}",
            "train.dist.data_parallel_size=2", *RUN_ARGS]  # fmt: skip
-    with subprocess.Popen(
-        cmd,
-        cwd=tmp_path,
-        env=engine_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    ) as proc:
-        try:
-            stdout, stderr = proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise
-    assert proc.returncode == 0, f"rc={proc.returncode}\n{stderr[-4000:]}"
+    proc = run_child(cmd, engine_env(), cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stderr[-4000:]}"
     for log in ("log.txt", "log.txt.rank1"):
         assert "OneFlow graph race fix: active" in (out / log).read_text(), log
