@@ -107,9 +107,9 @@ def one_run(mode: str, steps: int) -> None:
     cpu_ms = (time.process_time() - cpu_started) * 1000 / max(steps - 1, 1)
     from libai.utils import graph_race_fix
 
-    waits = (graph_race_fix.stats() or {}).get("waits", -1)
+    stats = graph_race_fix.stats() or {"waits": -1, "deferred": -1}
     print(
-        f"done {mode} {sum(values):.6f} step_ms={step_ms:.3f} cpu_ms={cpu_ms:.3f} waits={waits}",
+        f"done {mode} {sum(values):.6f} step_ms={step_ms:.3f} cpu_ms={cpu_ms:.3f} waits={stats['waits']} deferred={stats['deferred']}",
         flush=True,
     )
 
@@ -130,7 +130,7 @@ def main() -> None:
         return
     env = dict(os.environ, PYTHONFAULTHANDLER="1", GLOG_minloglevel="2")
     env.update(kv.split("=", 1) for kv in args.env)
-    crashes, step_ms, waits = 0, [], []
+    crashes, step_ms, waits, deferred = 0, [], [], 0
     for i in range(args.runs):
         cmd = [sys.executable, __file__, "--child", "--mode", args.mode, "--steps", str(args.steps)]
         proc = run_child(cmd, env)
@@ -142,6 +142,7 @@ def main() -> None:
                 )
             step_ms.append(float(fields["step_ms"]))
             waits.append(int(fields["waits"]))
+            deferred += max(int(fields["deferred"]), 0)
         if proc.returncode in (-signal.SIGSEGV, 128 + signal.SIGSEGV):
             crashes += 1
             if args.keep:
@@ -151,6 +152,7 @@ def main() -> None:
             raise SystemExit(f"run {i} failed with rc={proc.returncode}:\n{proc.stderr[-2000:]}")
     median = statistics.median(step_ms) if step_ms else float("nan")
     fix = "off" if min(waits, default=-1) < 0 else f"on, {sum(waits)} dequeues waited"
+    fix += f", {deferred} deferred" if fix != "off" else ""
     print(
         f"mode={args.mode} steps={args.steps} env={args.env}: {crashes} / {args.runs} runs "
         f"segfaulted; median step {median:.2f} ms; fix {fix}"
