@@ -1,8 +1,9 @@
-"""Count OneFlow's sporadic SIGSEGV in short nn.Graph runs (README, "Graph runs and the CPU segfault").
+"""Count OneFlow 0.9.0's sporadic crashes in short nn.Graph runs (README, "Graph runs and the CPU segfault").
 
 Each run is a fresh process training a tiny MLP graph for ``--steps`` steps,
 treating the loss as ``--mode`` says. The driver runs ``--runs`` of them and
-prints how many died of SIGSEGV (tracebacks of crashed runs go to ``--keep``).
+prints how many died of a signal (SIGSEGV; now and then SIGABRT from a corrupted
+heap: both are the same race), with tracebacks of crashed runs in ``--keep``.
 
     GLOG_minloglevel=2 python packages/libai-engine/tests/segfault_probe.py --mode numpy --runs 150
 
@@ -36,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -122,6 +124,16 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, default=None, help="directory for the stderr of crashed runs"
     )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="start no new run after this long (0: no limit); the summary counts the runs made",
+    )
+    parser.add_argument(
+        "--progress", type=int, default=0, metavar="N", help="print the counts every N runs"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("env", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args()
@@ -130,10 +142,16 @@ def main() -> None:
         return
     env = dict(os.environ, PYTHONFAULTHANDLER="1", GLOG_minloglevel="2")
     env.update(kv.split("=", 1) for kv in args.env)
-    crashes, step_ms, waits, deferred = 0, [], [], 0
+    crashes: Counter[str] = Counter()
+    step_ms, waits, deferred, done = [], [], 0, 0
+    deadline = time.monotonic() + args.time_budget if args.time_budget else None
     for i in range(args.runs):
+        if deadline is not None and time.monotonic() > deadline:
+            break
         cmd = [sys.executable, __file__, "--child", "--mode", args.mode, "--steps", str(args.steps)]
         proc = run_child(cmd, env)
+        done += 1
+        crash = _crash_signal(proc.returncode)
         if proc.returncode == 0:
             fields = dict(f.split("=") for f in proc.stdout.split() if "=" in f)
             if "step_ms" not in fields:
@@ -143,20 +161,32 @@ def main() -> None:
             step_ms.append(float(fields["step_ms"]))
             waits.append(int(fields["waits"]))
             deferred += max(int(fields["deferred"]), 0)
-        if proc.returncode in (-signal.SIGSEGV, 128 + signal.SIGSEGV):
-            crashes += 1
+        elif crash:
+            crashes[crash] += 1
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 (args.keep / f"{args.mode}_{i}.txt").write_text(proc.stderr)
-        elif proc.returncode != 0:
+        else:
             raise SystemExit(f"run {i} failed with rc={proc.returncode}:\n{proc.stderr[-2000:]}")
+        if args.progress and done % args.progress == 0:
+            print(f"{done} runs, {sum(crashes.values())} crashed", flush=True)
     median = statistics.median(step_ms) if step_ms else float("nan")
     fix = "off" if min(waits, default=-1) < 0 else f"on, {sum(waits)} dequeues waited"
     fix += f", {deferred} deferred" if fix != "off" else ""
+    by_signal = ", ".join(f"{name} {n}" for name, n in sorted(crashes.items()))
     print(
-        f"mode={args.mode} steps={args.steps} env={args.env}: {crashes} / {args.runs} runs "
-        f"segfaulted; median step {median:.2f} ms; fix {fix}"
+        f"mode={args.mode} steps={args.steps} env={args.env}: {sum(crashes.values())} / {done} "
+        f"runs crashed{f' ({by_signal})' if by_signal else ''}; median step {median:.2f} ms; "
+        f"fix {fix}"
     )
+
+
+def _crash_signal(returncode: int) -> Optional[str]:
+    """The name of the signal that killed a run (SIGSEGV, SIGABRT, ...), or None."""
+    number = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
+    if number in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE):
+        return signal.Signals(number).name
+    return None
 
 
 def run_child(
