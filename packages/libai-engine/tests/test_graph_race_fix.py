@@ -20,6 +20,7 @@ import pytest
 from libai.utils.graph_race_fix import (
     ONEFLOW_0_9_0_BUILD_ID,
     ElfError,
+    build_shim,
     find_liboneflow,
     gnu_build_id,
 )
@@ -134,6 +135,81 @@ def test_shim_is_active_and_changes_no_loss(tmp_path):
     assert off["stats"] is None
     assert first["losses"] == second["losses"] == off["losses"]
     assert len(off["losses"]) == STEPS and off["losses"][0] != off["losses"][-1]
+
+
+# A stand-in for liboneflow with the same two exported methods, called through its PLT
+# as liboneflow calls them: each job "finishes" (dequeue, on another thread) 20 ms
+# before it is recorded (enqueue). Its dequeue aborts on an empty queue, where
+# OneFlow's pops an empty std::deque.
+RACE_LIB = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+struct policy { pthread_mutex_t mutex; int size; };
+void dequeue(struct policy *p) __asm__("_ZN7oneflow2vm19LazyJobStreamPolicy14DequeueNNGraphEv");
+void enqueue(struct policy *p, const void *graph) __asm__(
+    "_ZN7oneflow2vm19LazyJobStreamPolicy14EnqueueNNGraphERKSt10shared_ptrINS_9NNGraphIfEE");
+void dequeue(struct policy *p) {
+    pthread_mutex_lock(&p->mutex);
+    if (p->size == 0) { fprintf(stderr, "pop of an empty queue\n"); abort(); }
+    --p->size;
+    pthread_mutex_unlock(&p->mutex);
+}
+void enqueue(struct policy *p, const void *graph) {
+    (void)graph;
+    pthread_mutex_lock(&p->mutex);
+    ++p->size;
+    pthread_mutex_unlock(&p->mutex);
+}
+static void *finish(void *p) { dequeue(p); return NULL; }
+int jobs_that_finish_first(int jobs) {
+    static struct policy p = {PTHREAD_MUTEX_INITIALIZER, 0};
+    for (int i = 0; i < jobs; ++i) {
+        pthread_t thread;
+        pthread_create(&thread, NULL, finish, &p);
+        usleep(20000);
+        enqueue(&p, NULL);
+        pthread_join(thread, NULL);
+    }
+    return p.size;
+}
+"""
+
+
+@needs_cc
+def test_shim_makes_an_early_dequeue_wait_for_its_enqueue(tmp_path):
+    source = tmp_path / "race.c"
+    source.write_text(RACE_LIB)
+    race_lib = tmp_path / "librace.so"
+    cmd = [
+        *find_compiler(),
+        "-shared",
+        "-fPIC",
+        "-O0",
+        "-pthread",
+        "-o",
+        str(race_lib),
+        str(source),
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+    shim, _ = build_shim(ONEFLOW_0_9_0_BUILD_ID, tmp_path / "cache")
+    run = (
+        "import ctypes, json, sys;"
+        "shim = ctypes.CDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL) if sys.argv[1] else None;"
+        "left = ctypes.CDLL(sys.argv[2]).jobs_that_finish_first(3);"
+        "stats = (ctypes.c_long * 4)();"
+        "shim and shim.libai_graph_race_fix_stats(stats);"
+        "print(json.dumps([left, list(stats)]))"
+    )
+    env = _env(tmp_path / "cache")
+    fixed = run_child([sys.executable, "-c", run, str(shim), str(race_lib)], env, timeout=120)
+    assert fixed.returncode == 0, fixed.stderr
+    # every dequeue waited for its enqueue: nothing left in the queue, nothing deferred
+    assert json.loads(fixed.stdout) == [0, [3, 3, 3, 0]]
+    unfixed = run_child([sys.executable, "-c", run, "", str(race_lib)], env, timeout=120)
+    assert unfixed.returncode == -signal.SIGABRT
+    assert "pop of an empty queue" in unfixed.stderr
 
 
 def test_build_id_mismatch_is_not_applied_and_logged(tmp_path):
