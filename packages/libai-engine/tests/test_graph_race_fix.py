@@ -1,9 +1,12 @@
 """libai.utils.graph_race_fix: the shim against OneFlow 0.9.0's lazy-job queue race.
 
 Each case runs a fresh interpreter: the shim must be loaded before OneFlow, and
-:func:`install` acts once per process. The graph runs assert that liboneflow's calls
-really go through the shim (its counters), that the losses are those of a run without
-it, and that every way the fix cannot apply leaves OneFlow working and says why.
+:func:`install` acts once per process. A stand-in library whose jobs always finish
+before they are recorded shows the race and its fix deterministically (OneFlow's own
+race depends on thread timing). The graph runs assert that liboneflow's calls really
+go through the shim (its counters), that the losses are those of a run without it,
+that ``libai-engine run`` and every launched rank have it, and that every way the fix
+cannot apply leaves OneFlow working and says why, once.
 """
 
 from __future__ import annotations
