@@ -27,6 +27,7 @@ from libai.engine.stop import StopSignals, TrainingInterrupted, agreed_signal
 from libai.engine.trainer import EagerTrainer, GraphTrainer, TrainerBase
 from libai.engine.writers import default_writers
 from libai.utils import distributed as dist
+from libai.utils import graph_race_fix
 from libai.utils.oneflow_env import flow
 from omegaconf import OmegaConf
 
@@ -61,6 +62,8 @@ def default_setup(cfg: Any, args: Any = None) -> None:
         os.makedirs(output_dir, exist_ok=True)
     setup_logger(output_dir, distributed_rank=rank)
     logger.info("Rank of current process: %d. World size: %d", rank, dist.get_world_size())
+    fix = graph_race_fix.status()
+    logger.info("OneFlow graph race fix: %s", fix.reason if fix else "not installed")
     if args is not None:
         logger.info("Command line arguments: %s", vars(args) if hasattr(args, "__dict__") else args)
     seed = int(try_get_key(cfg, "train.seed", default=1234))

@@ -178,7 +178,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     """The ``run`` command: load, override, check, set up, then train or evaluate. Returns the exit code."""
     # Before the config is executed: a config may import OneFlow itself (the vision ones
     # import flowvision), and OneFlow's environment defaults (GLOG_minloglevel,
-    # OPENBLAS_CORETYPE) only act when set before its first import.
+    # OPENBLAS_CORETYPE) and the graph race fix only act when set before its first import.
     import libai.utils.oneflow_env  # noqa: F401
     from libai.config.cli._commands import load_config
 

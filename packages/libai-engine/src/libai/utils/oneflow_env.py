@@ -29,6 +29,8 @@ import logging
 import os
 import sys
 
+from libai.utils.graph_race_fix import install as install_graph_race_fix
+
 __all__ = [
     "ONEFLOW_VERSION",
     "OneFlowImportError",
@@ -116,6 +118,7 @@ def _check_numpy() -> None:
 def _import_oneflow():
     _check_numpy()
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    install_graph_race_fix()  # before the import: it interposes liboneflow's calls (README)
     try:
         import oneflow
     except ModuleNotFoundError as exc:
