@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_inference import run_in_group
+from libai.engine.testing import run_process, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "inference.md"
@@ -46,7 +46,7 @@ def _run(command: str, cwd: Path) -> subprocess.CompletedProcess:
     command = command.replace("$(which libai-engine)", engine)
     argv = shlex.split(command)
     argv[0] = {"libai-engine": engine, "python": sys.executable}.get(argv[0], argv[0])
-    return run_in_group(argv, cwd)
+    return run_process(argv, cwd=cwd, env=subprocess_env(), timeout=900)
 
 
 def test_doc_has_examples() -> None:

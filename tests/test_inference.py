@@ -10,15 +10,14 @@ The Hugging Face model is the trained tiny GPT-2 of libai-models' generation fix
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from libai.engine.testing import run_process, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 GEN = ROOT / "packages" / "libai-models" / "tests" / "fixtures" / "generation"
@@ -77,24 +76,10 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def run_in_group(argv: list, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run ``argv`` in its own process group (killed whole on timeout), capturing text."""
-    env = dict(os.environ, GLOG_minloglevel="2")
-    proc = subprocess.Popen(
-        [str(a) for a in argv],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    """Run ``argv`` (or a callable making it) in its own process group, capturing text."""
+    if not callable(argv):
+        argv = [str(a) for a in argv]
+    return run_process(argv, cwd=cwd, env=subprocess_env(), timeout=timeout)
 
 
 def _engine(args: list, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:

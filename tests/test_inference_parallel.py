@@ -9,12 +9,13 @@ exercised on split (tensor parallel) and staged (pipeline parallel) caches.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
+from libai.engine.testing import launcher_command
 from test_inference import GPT2_CONFIG, GPT2_DIR, T5_CONFIG, T5_DIR, _engine, _write, run_in_group
 
 PROMPTS = ["MACBETH:\n", "First Witch:\nWhen shall we three meet"]
@@ -29,12 +30,6 @@ MODELS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _args(cfg: Path, model_dir: Path) -> list:
     args = ["generate", str(cfg), "--mode", "huggingface", "--model-path", str(model_dir)]
     for prompt in PROMPTS:
@@ -43,13 +38,9 @@ def _args(cfg: Path, model_dir: Path) -> list:
 
 
 def _launch(args: list, cwd: Path) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).parent / "libai-engine"
-    for _attempt in range(2):  # another process may take the free port first
-        launcher = [sys.executable, "-m", "oneflow.distributed.launch", "--nproc_per_node", "2"]
-        proc = run_in_group([*launcher, "--master_port", _free_port(), exe, *args], cwd)
-        if proc.returncode == 0 or "ddress already in use" not in proc.stdout + proc.stderr:
-            break
-    return proc
+    exe = str(Path(sys.executable).parent / "libai-engine")
+    # a callable: a fresh port for each attempt
+    return run_in_group(partial(launcher_command, 2, exe, *map(str, args)), cwd)
 
 
 def _rows(stdout: str) -> list:

@@ -1102,23 +1102,22 @@ def test_libai_train_net_script_trains_then_evaluates_the_saved_model(tmp_path: 
     at its last iteration, so the trainer, the checkpointer and the evaluator agree.
     """
     import json
-    import os
-    import subprocess
+    import shutil
     import sys
 
+    from libai.engine.testing import run_process, subprocess_env
+
     fixtures = Path(__file__).resolve().parent / "fixtures"
-    env = dict(os.environ, GLOG_minloglevel="2")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(fixtures), env.get("PYTHONPATH")) if p)
+    env = subprocess_env([fixtures])
     out = tmp_path / "out"
     script = [sys.executable, str(fixtures / "libai_train_net.py")]
     config = ["--config-file", str(fixtures / "tiny_run.py")]
 
-    train = subprocess.run(
+    train = run_process(
         [*script, *config, f"train.output_dir={out}"],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
+        before_retry=lambda: shutil.rmtree(out, ignore_errors=True),
     )
     assert train.returncode == 0, train.stdout[-2000:] + train.stderr[-4000:]
     assert json.loads(train.stdout.strip().splitlines()[-1]) == {"iter": 6}
@@ -1126,7 +1125,7 @@ def test_libai_train_net_script_trains_then_evaluates_the_saved_model(tmp_path: 
     accuracy = [row["Acc@1"] for row in rows if "Acc@1" in row]
     assert accuracy, "the run did not evaluate"
 
-    evaluate = subprocess.run(
+    evaluate = run_process(
         [
             *script,
             *config,
@@ -1135,8 +1134,6 @@ def test_libai_train_net_script_trains_then_evaluates_the_saved_model(tmp_path: 
             f"train.load_weight={out / 'model_final'}",
         ],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert evaluate.returncode == 0, evaluate.stdout[-2000:] + evaluate.stderr[-4000:]
@@ -1148,33 +1145,31 @@ def test_engine_eval_only_matches_the_runs_last_evaluation(tmp_path: Path) -> No
     """``libai-engine run CFG --eval-only train.load_weight=...`` reports the accuracy
     the training run measured at its end (same weights, same test loader)."""
     import json
-    import os
     import re
     import shutil
-    import subprocess
     import sys
+
+    from libai.engine.testing import run_process, subprocess_env
 
     exe = shutil.which("libai-engine", path=str(Path(sys.executable).parent))
     assert exe is not None, "libai-engine is not installed next to this Python"
     fixtures = Path(__file__).resolve().parent / "fixtures"
-    env = dict(os.environ, GLOG_minloglevel="2")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(fixtures), env.get("PYTHONPATH")) if p)
+    env = subprocess_env([fixtures])
     config = str(fixtures / "tiny_run.py")
     out = tmp_path / "train"
 
-    train = subprocess.run(
+    train = run_process(
         [exe, "run", config, f"train.output_dir={out}"],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
+        before_retry=lambda: shutil.rmtree(out, ignore_errors=True),
     )
     assert train.returncode == 0, train.stdout[-2000:] + train.stderr[-4000:]
     rows = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines() if line]
     accuracy = [row["Acc@1"] for row in rows if "Acc@1" in row]
     assert accuracy, "the run did not evaluate"
 
-    evaluate = subprocess.run(
+    evaluate = run_process(
         [
             exe,
             "run",
@@ -1184,9 +1179,8 @@ def test_engine_eval_only_matches_the_runs_last_evaluation(tmp_path: Path) -> No
             f"train.load_weight={out / 'model_final'}",
         ],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
+        before_retry=lambda: shutil.rmtree(tmp_path / "eval", ignore_errors=True),
     )
     assert evaluate.returncode == 0, evaluate.stdout[-2000:] + evaluate.stderr[-4000:]
     found = re.findall(r"Acc@1=([0-9.]+)", evaluate.stdout)

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import textwrap
@@ -33,6 +32,7 @@ pytest.importorskip("libai.engine")
 pytest.importorskip("libai.models")
 pytest.importorskip("libai.data")
 
+from libai.engine.testing import run_process, subprocess_env
 from test_libai_compat import LIBAI_COMMON, LIBAI_EXPERIMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,23 +163,7 @@ def _cifar_data(root: Path) -> None:
 
 def _engine(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
     """``libai-engine ARGS`` in its own process group, killed with the group on timeout."""
-    env = dict(os.environ, GLOG_minloglevel="2")
-    proc = subprocess.Popen(
-        [str(ENGINE), *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return run_process([str(ENGINE), *args], cwd=cwd, env=subprocess_env(), timeout=timeout)
 
 
 RUNS = {

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
+from functools import partial
 
 import numpy as np
 import pytest
 from libai.data.structures import DistTensorData, Instance
+from libai.engine.testing import launcher_command, run_process, subprocess_env
 from libai.utils import distributed as dist
 from libai.utils.oneflow_env import flow
 
@@ -115,13 +113,9 @@ def test_to_global_over_two_data_parallel_ranks_concatenates_their_batches(tmp_p
     script = tmp_path / "two_ranks.py"
     script.write_text(_TWO_RANKS)
     result = tmp_path / "result.json"
-    env = dict(os.environ, GLOG_minloglevel="2")
-    with socket.socket() as probe:  # a free port, so parallel test runs do not collide
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    cmd = [sys.executable, "-m", "oneflow.distributed.launch", "--nproc_per_node", "2",
-           "--master_port", str(port), str(script), str(result)]  # fmt: skip
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    # a callable: a fresh port for each attempt
+    cmd = partial(launcher_command, 2, str(script), str(result))
+    proc = run_process(cmd, env=subprocess_env(), timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = json.loads(result.read_text())
     assert out["sbp"] == "(oneflow.sbp.split(dim=0),)"

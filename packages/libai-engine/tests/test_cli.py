@@ -1,11 +1,11 @@
 """``libai-engine run``: bad input is a clear message and exit code 2 before any model is built."""
 
-import subprocess
 import sys
 
 import pytest
 from libai.config.cli import UserError
 from libai.engine.cli import main
+from libai.engine.testing import run_process
 from omegaconf import OmegaConf
 from runner import CONFIGS, engine_env
 
@@ -80,9 +80,7 @@ def test_help_and_lazy_engine_import_do_not_import_oneflow():
         "assert 'oneflow' in sys.modules and hooks.HookBase is not None\n"
         "print('ok', rc)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=engine_env(), capture_output=True, text=True, timeout=120
-    )
+    proc = run_process([sys.executable, "-c", code], env=engine_env(), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("ok 0")
     assert "--fast-dev-run" in proc.stdout and "--eval-only" in proc.stdout

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
+from libai.engine.testing import launcher_command, run_process, subprocess_env
 from libai.utils import distributed as dist
 from libai.utils.oneflow_env import flow
 from omegaconf import OmegaConf
@@ -112,30 +110,14 @@ def test_same_sbp_and_get_nd_sbp_input_check():
         dist.get_nd_sbp([flow.sbp.broadcast])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def two_process_result(tmp_path_factory) -> dict:
     """One real 2-process launch (about 15 s); every test below reads its output."""
     out = tmp_path_factory.mktemp("two_proc") / "result.json"
     script = Path(__file__).parent / "dist_scripts" / "two_proc_check.py"
-    env = dict(os.environ, GLOG_minloglevel="2")
-    cmd = [
-        sys.executable,
-        "-m",
-        "oneflow.distributed.launch",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(_free_port()),
-        str(script),
-        str(out),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    # a callable: a fresh port for each attempt
+    cmd = partial(launcher_command, 2, str(script), str(out))
+    proc = run_process(cmd, env=subprocess_env(), timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(out.read_text())
 

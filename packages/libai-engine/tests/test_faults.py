@@ -17,12 +17,11 @@ from __future__ import annotations
 import json
 import resource
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from libai.engine.testing import BackgroundProcess, engine_command
+from libai.engine.testing import BackgroundProcess, engine_command, run_process
 from runner import CONFIGS, check_ok, engine_env, losses, metrics, run_engine
 
 MLP = str(CONFIGS / "toy_mlp.py")
@@ -300,15 +299,12 @@ def test_a_checkpoint_over_the_file_size_limit_is_an_error_naming_it(tmp_path):
     def limited() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (128 * 1024, 128 * 1024))
 
-    proc = subprocess.run(
+    proc = run_process(
         engine_command("run", MLP, "--resume", *common, "train.train_iter=20"),
         cwd=tmp_path,
         env=engine_env(),
-        capture_output=True,
-        text=True,
         timeout=240,
         preexec_fn=limited,
-        start_new_session=True,
     )
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert f"error: cannot write checkpoint 'model_0000015': {out}/model_0000015.tmp-" in (

@@ -7,12 +7,11 @@ The failure cases run a fresh interpreter with a real stand-in package first on
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 
 import pytest
+from libai.engine.testing import free_port, run_process
 from libai.utils.oneflow_env import _cpu_flags, choose_openblas_coretype
 
 
@@ -77,21 +76,7 @@ print(os.environ.get("OPENBLAS_CORETYPE"), corename().decode())
 
 def _run_group(cmd: list, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``cmd`` in its own process group; kill the whole group on timeout."""
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        raise AssertionError(f"{cmd} timed out after {timeout} s; stderr: {err[-2000:]}") from exc
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return run_process(cmd, env=env, timeout=timeout)
 
 
 def _clean_env(**extra: str) -> dict:
@@ -207,9 +192,7 @@ def test_oneflow_launcher_passes_the_choice_on(tmp_path):
     # inherited from the launcher, which inherited it from the libai process above it.
     worker = tmp_path / "worker.py"
     worker.write_text("import os\nprint('worker', os.environ.get('OPENBLAS_CORETYPE'))\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     parent = (
         "import subprocess, sys; import libai.utils.oneflow_env;"
         "sys.exit(subprocess.call([sys.executable, '-m', 'oneflow.distributed.launch',"

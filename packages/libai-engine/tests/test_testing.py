@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import sys
 import time
@@ -43,6 +44,33 @@ def test_a_failure_is_not_retried(tmp_path):
     code = f"open({str(counter)!r}, 'a').write('x'); raise SystemExit(3)"
     proc = run_process([sys.executable, "-c", code], timeout=60)
     assert proc.returncode == 3 and counter.read_text() == "x"
+
+
+def test_cwd_env_and_merged_output(tmp_path):
+    code = (
+        "import os, sys\n"
+        "print('out', os.getcwd(), flush=True)\n"
+        "print('err', os.environ['MARK'], file=sys.stderr, flush=True)\n"
+        "print('out again', flush=True)\n"
+    )
+    env = dict(os.environ, MARK="m42")
+    apart = run_process([sys.executable, "-c", code], cwd=tmp_path, env=env, timeout=60)
+    assert apart.stdout == f"out {tmp_path.resolve()}\nout again\n" and apart.stderr == "err m42\n"
+    merged = run_process(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, timeout=60, merge_stderr=True
+    )
+    assert merged.returncode == 0 and merged.stderr == ""
+    assert merged.stdout == f"out {tmp_path.resolve()}\nerr m42\nout again\n"
+
+
+def test_preexec_fn_runs_in_the_child():
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    code = "import resource; print(resource.getrlimit(resource.RLIMIT_FSIZE)[0])"
+    proc = run_process([sys.executable, "-c", code], timeout=60, preexec_fn=limited)
+    assert proc.returncode == 0 and proc.stdout == "4096\n"
+    assert resource.getrlimit(resource.RLIMIT_FSIZE) != (4096, 4096)  # not this process's
 
 
 def test_crash_retries_zero_returns_the_crash(tmp_path):

@@ -19,13 +19,26 @@ them) and are subprocesses of llama_script.py (see its docstring for why).
 from __future__ import annotations
 
 import json
+import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _subprocess import run_script
+from libai.engine.testing import check_ok, launcher_command, run_process, subprocess_env
 
 pytestmark = pytest.mark.multiprocess
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "llama_script.py"
+
+
+def run_script(mode: str, out: Path, nproc: int = 1) -> None:
+    """``llama_script.py MODE OUT``, under OneFlow's launcher when ``nproc`` > 1."""
+    script = [str(SCRIPT), mode, str(out)]
+    # under the launcher, a callable: a fresh port for each attempt
+    cmd = partial(launcher_command, nproc, *script) if nproc > 1 else [sys.executable, *script]
+    check_ok(run_process(cmd, cwd=HERE, env=subprocess_env([HERE]), timeout=900))
 
 
 @pytest.fixture(scope="module")

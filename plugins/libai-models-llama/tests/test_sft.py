@@ -8,14 +8,27 @@ steps, in its own process group, and reads what the run left: the losses in
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
-from _engine import run_engine
 from libai.config import get_config
 from libai.config.get_config import find_config
+from libai.engine.testing import run_process, subprocess_env
 from libai_llama.alpaca import AlpacaDataset
 from libai_llama.data import HELDOUT_PATH, TOKENIZER_DIR, TRAIN_PATH
 from libai_llama.tokenizer import LlamaTokenizer
+
+HERE = Path(__file__).resolve().parent
+ENGINE = Path(sys.executable).parent / "libai-engine"
+
+
+def run_engine(*args: str) -> subprocess.CompletedProcess:
+    """``libai-engine ARGS`` as a user runs it (stdout and stderr together in ``.stdout``),
+    in its own process group; paths in ``args`` must be absolute."""
+    return run_process(
+        [str(ENGINE), *args], cwd=HERE, env=subprocess_env([HERE]), timeout=900, merge_stderr=True
+    )
 
 
 def test_found_by_get_config_with_the_bundled_data() -> None:

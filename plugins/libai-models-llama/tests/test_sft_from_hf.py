@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from _engine import run_engine
 from libai.config.get_config import find_config
 from libai_llama.alpaca import read_alpaca_records
 from libai_llama.data import TRAIN_PATH
 from libai_llama.prompts import format_prompt
 from libai_llama.tokenizer import LlamaTokenizer
+from test_sft import run_engine
 
 HF = Path(__file__).resolve().parent / "fixtures" / "hf_sft"
 

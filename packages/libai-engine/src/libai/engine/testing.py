@@ -123,7 +123,12 @@ def kill_group(pgid: int) -> None:
 
 
 def _attempt(
-    cmd: Sequence[str], cwd: Optional[Path], env: Optional[Mapping], timeout: float
+    cmd: Sequence[str],
+    cwd: Optional[Path],
+    env: Optional[Mapping],
+    timeout: float,
+    merge_stderr: bool = False,
+    preexec_fn: Optional[Callable[[], None]] = None,
 ) -> subprocess.CompletedProcess:
     # Output goes to files, not pipes: a process left behind that holds the pipes would
     # keep a reader waiting after the command itself ended.
@@ -133,8 +138,9 @@ def _attempt(
             cwd=cwd,
             env=dict(env) if env is not None else None,
             stdout=out,
-            stderr=err,
+            stderr=subprocess.STDOUT if merge_stderr else err,
             text=True,
+            preexec_fn=preexec_fn,
             start_new_session=True,  # its own process group: the launcher, ranks and workers
         )
         timed_out = False
@@ -229,6 +235,8 @@ def run_process(
     timeout: float = 300,
     crash_retries: int = 1,
     before_retry: Optional[Callable[[], None]] = None,
+    merge_stderr: bool = False,
+    preexec_fn: Optional[Callable[[], None]] = None,
 ) -> subprocess.CompletedProcess:
     """Run ``cmd`` (a list, or a callable making a fresh one per attempt: a new port)
     in its own process group and return the completed process (text output).
@@ -236,12 +244,14 @@ def run_process(
     Retried up to ``crash_retries`` times when it crashed with a signal
     (:func:`crash_signal`); raises :class:`ProcessTimeout` when an attempt takes
     longer than ``timeout`` seconds. ``before_retry`` runs before each retry
-    (e.g. to remove what the crashed attempt wrote).
+    (e.g. to remove what the crashed attempt wrote). With ``merge_stderr`` the
+    process's stderr goes to its stdout, in the order written (``.stderr`` is empty).
+    ``preexec_fn`` runs in the child before the command (e.g. to set a resource limit).
     """
     attempts = 0
     while True:
         args = list(cmd() if callable(cmd) else cmd)
-        proc = _attempt(args, Path(cwd) if cwd else None, env, timeout)
+        proc = _attempt(args, Path(cwd) if cwd else None, env, timeout, merge_stderr, preexec_fn)
         crashed = crash_signal(proc.returncode, proc.stdout + proc.stderr)
         if crashed is None or attempts >= crash_retries:
             return proc
