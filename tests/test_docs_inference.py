@@ -46,7 +46,10 @@ def _run(command: str, cwd: Path) -> subprocess.CompletedProcess:
     command = command.replace("$(which libai-engine)", engine)
     argv = shlex.split(command)
     argv[0] = {"libai-engine": engine, "python": sys.executable}.get(argv[0], argv[0])
-    return run_process(argv, cwd=cwd, env=subprocess_env(), timeout=900)
+    # Unbuffered, as on a terminal: OneFlow's launcher prints its OMP_NUM_THREADS note
+    # before it starts the ranks, and a block-buffered pipe would flush it after their output.
+    env = subprocess_env(extra={"PYTHONUNBUFFERED": "1"})
+    return run_process(argv, cwd=cwd, env=env, timeout=900)
 
 
 def test_doc_has_examples() -> None:
