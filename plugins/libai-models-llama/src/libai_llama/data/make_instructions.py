@@ -6,13 +6,15 @@ the committed files byte for byte::
     python plugins/libai-models-llama/src/libai_llama/data/make_instructions.py
 
 Four tasks with one right answer each, so exact match of a greedy answer is a fair
-score, and each held-out record is a new combination of parts seen in training (a
-number never seen as a whole, a new word order), so a model that learned the rule
-answers it and one that memorised the training set does not:
+score, and each held-out record is a new combination of parts seen in training (a new
+sequence of digits or words), so a model that learned the rule answers it and one that
+memorised the training set does not. The tasks are ones a 2-layer model learns from a
+few hundred examples in minutes on a CPU (copying and looking up tokens, no arithmetic
+and no reordering):
 
-* ``digits``: "Write the number in digits." / input ``"three hundred forty-two"`` -> ``"342"``
-* ``metres``: "Convert the length to metres." / input ``"7 km"`` -> ``"7000 m"``, ``"400 cm"`` -> ``"4 m"``
-* ``reverse``: "Reverse the order of the words." / input ``"red fox blue"`` -> ``"blue fox red"``
+* ``digits``: "Write the digit words as a number." / input ``"seven two nine"`` -> ``"729"``
+* ``copy``: "Copy the words." / input ``"red fox blue"`` -> ``"red fox blue"``
+* ``last``: "Give the last word." / input ``"red fox blue"`` -> ``"blue"``
 * ``repeat``: "Repeat the word lamp three times." (no input) -> ``"lamp lamp lamp"``
 
 Records are Alpaca's published format (a JSON list of ``instruction``/``input``/
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = 20240
@@ -32,65 +35,43 @@ PER_TASK = 150
 HELDOUT_FRACTION = 0.2
 
 ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-         "eighteen", "nineteen"]  # fmt: skip
-TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 WORDS = ["red", "blue", "green", "fox", "cat", "dog", "lamp", "tree", "river", "stone", "bird",
          "apple", "chair", "cloud", "moon", "ship", "book", "door", "fish", "king"]  # fmt: skip
 
 
-def number_words(n: int) -> str:
-    """English words of ``0 <= n <= 999`` ("three hundred forty-two")."""
-    if not 0 <= n <= 999:
-        raise ValueError(f"number_words: {n} is outside 0..999")
-    parts = []
-    if n >= 100:
-        parts.append(f"{ONES[n // 100]} hundred")
-        n %= 100
-        if n == 0:
-            return parts[0]
-    if n >= 20:
-        parts.append(TENS[n // 10] + (f"-{ONES[n % 10]}" if n % 10 else ""))
-    elif n >= 10 or not parts:
-        parts.append(TEENS[n - 10] if n >= 10 else ONES[n])
-    else:
-        parts.append(ONES[n])
-    return " ".join(parts)
+def word_sequences(rng: random.Random, vocabulary: list) -> Iterator[tuple]:
+    """``PER_TASK`` distinct sequences of 3 or 4 different items of ``vocabulary``."""
+    seen: set[tuple[str, ...]] = set()
+    while len(seen) < PER_TASK:
+        words = tuple(rng.sample(vocabulary, rng.choice([3, 4])))
+        if words not in seen:
+            seen.add(words)
+            yield words
 
 
 def digits_task(rng: random.Random) -> list[dict]:
-    numbers = rng.sample(range(1, 1000), PER_TASK)
     return [
-        {"instruction": "Write the number in digits.", "input": number_words(n), "output": str(n)}
-        for n in numbers
+        {
+            "instruction": "Write the digit words as a number.",
+            "input": " ".join(ONES[d] for d in digits),
+            "output": "".join(str(d) for d in digits),
+        }
+        for digits in word_sequences(rng, list(range(10)))
     ]
 
 
-def metres_task(rng: random.Random) -> list[dict]:
-    cases = [(f"{n} km", f"{n * 1000} m") for n in range(1, 100)]
-    cases += [(f"{n * 100} cm", f"{n} m") for n in range(1, 100)]
+def copy_task(rng: random.Random) -> list[dict]:
     return [
-        {"instruction": "Convert the length to metres.", "input": given, "output": answer}
-        for given, answer in rng.sample(cases, PER_TASK)
+        {"instruction": "Copy the words.", "input": " ".join(words), "output": " ".join(words)}
+        for words in word_sequences(rng, WORDS)
     ]
 
 
-def reverse_task(rng: random.Random) -> list[dict]:
-    seen: set[tuple[str, ...]] = set()
-    records = []
-    while len(records) < PER_TASK:
-        words = tuple(rng.sample(WORDS, rng.choice([3, 4])))
-        if words in seen:
-            continue
-        seen.add(words)
-        records.append(
-            {
-                "instruction": "Reverse the order of the words.",
-                "input": " ".join(words),
-                "output": " ".join(reversed(words)),
-            }
-        )
-    return records
+def last_word_task(rng: random.Random) -> list[dict]:
+    return [
+        {"instruction": "Give the last word.", "input": " ".join(words), "output": words[-1]}
+        for words in word_sequences(rng, WORDS)
+    ]
 
 
 def repeat_task(rng: random.Random) -> list[dict]:
@@ -110,7 +91,7 @@ def build() -> tuple[list[dict], list[dict]]:
     """``(train, heldout)``: each task shuffled, its last 20% held out, tasks interleaved."""
     rng = random.Random(SEED)
     train, heldout = [], []
-    for task in (digits_task, metres_task, reverse_task, repeat_task):
+    for task in (digits_task, copy_task, last_word_task, repeat_task):
         records = task(rng)
         cut = len(records) - int(round(len(records) * HELDOUT_FRACTION))
         train += records[:cut]
