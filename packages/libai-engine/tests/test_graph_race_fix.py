@@ -71,9 +71,16 @@ for _ in range({STEPS}):
     x = flow.tensor(rng.standard_normal((4, 8)).astype("float32"), placement=P, sbp=flow.sbp.split(0))
     y = flow.tensor(rng.standard_normal((4, 1)).astype("float32"), placement=P, sbp=flow.sbp.split(0))
     losses.append(float(graph(x, y).to_local().numpy()))
+# The last job's finish callback (the dequeue) runs on a VM thread after its outputs are
+# readable: give it up to 30 s to land before the counters are read.
+import time
+stats, deadline = graph_race_fix.stats(), time.monotonic() + 30
+while stats and stats["dequeues"] < stats["enqueues"] and time.monotonic() < deadline:
+    time.sleep(0.01)
+    stats = graph_race_fix.stats()
 st = graph_race_fix.status()
 print(json.dumps({{"applied": st.applied, "reason": st.reason, "compiled_now": st.compiled_now,
-                  "stats": graph_race_fix.stats(), "losses": losses}}))
+                  "stats": stats, "losses": losses}}))
 """
 
 
