@@ -140,9 +140,9 @@ class _Ranks:
         try:
             while True:
                 codes = [p.poll() for p in self.procs]
-                for rank, code in enumerate(codes):
-                    if code is not None and code != 0 and failed is None:
-                        failed, failed_at = (rank, code), time.monotonic()
+                if failed is None:
+                    failed = _first_cause(codes)
+                    failed_at = time.monotonic()
                 if all(c is not None for c in codes):
                     break
                 if failed is not None:
@@ -161,6 +161,28 @@ class _Ranks:
         rank, code = failed
         who = f"rank {rank} " if len(self.procs) > 1 else ""
         return Attempt(exit_status(code), f"{who}died of {describe_status(code)}")
+
+
+# A rank that crashed takes its peers down with it (an abort or an error in the next
+# collective), often within one poll: name the crash, not its echo.
+_CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE)
+
+
+def _first_cause(codes: Sequence[Optional[int]]) -> Optional[tuple[int, int]]:
+    """``(rank, code)`` of the failure to report among ranks that ended in one poll: a
+    crash signal first, then any other signal, then an exit status; lowest rank on a tie."""
+    failures = [(rank, code) for rank, code in enumerate(codes) if code not in (None, 0)]
+    if not failures:
+        return None
+
+    def cause_rank(item: tuple[int, int]) -> tuple[int, int]:
+        rank, code = item
+        signum = -code if code < 0 else code - 128 if code > 128 else 0
+        if signum in _CRASH_SIGNALS:
+            return (0, rank)
+        return (1 if signum else 2, rank)
+
+    return min(failures, key=cause_rank)
 
 
 class _StopRequest:
