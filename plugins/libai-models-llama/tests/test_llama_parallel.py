@@ -11,9 +11,11 @@ them) and are subprocesses of llama_script.py (see its docstring for why).
   fused q/k/v projection (2 kv heads, one group per rank), the untied lm_head and the embedding are
   really split.
 * pipeline_parallel_size=2: the two layers sit on ranks 0 and 1; eager logits, loss,
-  gradients and generated ids equal one process's. (Pipelined nn.Graph training is not
-  compared: in OneFlow 0.9.0 its first-stage attention gradients differ from one
-  process's; see the plugin README.)
+  gradients and generated ids equal one process's.
+* gradient accumulation in nn.Graph (which pipelined graph training needs): OneFlow 0.9.0
+  computes wrong gradients for this model on ONE process already, differently from run to
+  run, so GraphBase refuses it (tested) and the measurement is kept as a non-strict xfail
+  (see the plugin README, "Known limits").
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from libai.engine.graph_base import GraphBase
 from libai.engine.testing import check_ok, launcher_command, run_process, subprocess_env
 
 pytestmark = pytest.mark.multiprocess
@@ -96,3 +99,32 @@ def test_pipeline_parallel_matches_one_process(reference):
         'oneflow.placement(type="cpu", ranks=[1])',
     ]
     _check_matches_one_process(report)
+
+
+def test_graph_gradient_accumulation_is_refused():
+    from libai.utils.oneflow_env import flow
+    from libai_llama.modeling import LlamaForCausalLM
+    from llama_script import CFG
+
+    model = LlamaForCausalLM(cfg=CFG)
+    optimizer = flow.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"num_accumulation_steps=2 with graph.enabled=True"):
+        GraphBase(model, optimizer, None, is_train=True, grad_acc_steps=2)
+    assert GraphBase(model, optimizer, None, is_train=True, grad_acc_steps=1).is_train
+
+
+# Measured on 2026-12-07 (llama_script.py's model and batch, 36 graphs in 8 processes): the
+# largest gradient difference from eager accumulation was 0.0795 to 0.0797 in 22 graphs and
+# 2.87e-4 in 11 (first layer's q/k/v projection, its input norm, the embedding; gradient
+# norm 1.78); 1.2e-7 in 3. The job OneFlow compiles is the same each time. Not strict: a
+# run in which every graph happens to be exact passes.
+@pytest.mark.xfail(
+    strict=False,
+    reason="OneFlow 0.9.0: an accumulating nn.Graph gives this model wrong gradients, "
+    "varying from run to run (refused by GraphBase)",
+)
+def test_graph_gradient_accumulation_matches_eager(reference):
+    run_script("accumulation", reference)
+    report = _report(reference, "accumulation")
+    assert report["grad_norm"] > 1e-2
+    assert max(report["grad_max_diffs"]) < 1e-5, report

@@ -66,9 +66,7 @@ class LlamaAttention(nn.Module):
 
         # One projection for q, k and v, laid out per key/value head g as
         # [q of the heads reading g | k_g | v_g]: a column split over the tensor-parallel
-        # ranks then gives each rank whole groups. (Three projections of one input would
-        # also be wrong in OneFlow 0.9.0: an nn.Graph accumulating gradients over
-        # micro-batches sums the gradients of a tensor read by several matmuls wrongly.)
+        # ranks then gives each rank whole groups (and one matmul is faster than three).
         self.query_key_value = Linear(
             hidden_size,
             (num_attention_heads + 2 * num_key_value_heads) * head_dim,
@@ -141,7 +139,7 @@ class LlamaMLP(nn.Module):
     ) -> None:
         super().__init__()
         # gate and up in one projection, rows interleaved [gate_0, up_0, gate_1, ...] so a
-        # column split keeps pairs together (and for the reason given in LlamaAttention).
+        # column split keeps pairs together.
         self.gate_up_proj = Linear(
             hidden_size,
             2 * intermediate_size,

@@ -229,6 +229,12 @@ class LlamaForCausalLM(nn.Module, GenerationMixin):
 
     # Read by libai.inference's "huggingface" mode.
     hf_loader = "libai_llama.hf_loading:LlamaLoaderHuggerFace"
+    # Read by libai.engine's GraphBase, which then refuses num_accumulation_steps > 1 in
+    # graph mode (see the plugin README, "Known limits", and tests/test_llama_parallel.py).
+    graph_gradient_accumulation_unsupported = (
+        "OneFlow 0.9.0's accumulating nn.Graph computes this model's first-layer gradients "
+        "wrongly in most runs, differently from run to run"
+    )
 
     @accepts_dict_cfg
     @configurable

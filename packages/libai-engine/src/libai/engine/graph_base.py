@@ -14,7 +14,7 @@ from typing import Any, Optional
 from libai.config import engine_supplied
 from libai.utils.oneflow_env import flow
 
-__all__ = ["GraphBase", "GraphState"]
+__all__ = ["GraphBase", "GraphState", "refuse_inexact_accumulation"]
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,30 @@ logger = logging.getLogger(__name__)
 # offers no `set_activation_checkpoint` of its own (LiBai checkpoints its
 # TransformerLayer; the engine may not import libai.layers to isinstance-check it).
 ACTIVATION_CHECKPOINT_CLASS_NAMES = frozenset({"TransformerLayer"})
+
+
+# A model class whose gradients an accumulating nn.Graph computes wrongly sets this
+# attribute to the reason (a string); GraphBase then refuses num_accumulation_steps > 1.
+GRAPH_ACCUMULATION_UNSUPPORTED = "graph_gradient_accumulation_unsupported"
+
+
+def refuse_inexact_accumulation(model: Any, steps: int) -> None:
+    """Raise ``ValueError`` when ``model``'s class declares that an ``nn.Graph`` accumulating
+    gradients over ``steps`` micro batches trains it wrongly (attribute
+    ``graph_gradient_accumulation_unsupported``: the reason), naming the settings that work.
+
+    Training silently on wrong gradients is worse than not starting.
+    """
+    reason = getattr(type(model), GRAPH_ACCUMULATION_UNSUPPORTED, None)
+    if not reason:
+        return
+    raise ValueError(
+        f"train.num_accumulation_steps={steps} with graph.enabled=True: "
+        f"{type(model).__name__} cannot be trained by an nn.Graph that accumulates gradients "
+        f"over micro batches ({reason}). Use graph.enabled=False (eager training accumulates "
+        "exactly, also with pipeline_parallel_size > 1), or train.num_accumulation_steps=1 "
+        "with a train_micro_batch_size of global_batch_size / data_parallel_size."
+    )
 
 
 @engine_supplied("model", "optimizer", "lr_scheduler")
@@ -53,6 +77,8 @@ class GraphBase(flow.nn.Graph):
         auto_parallel_conf: Optional[Any] = None,
     ) -> None:
         super().__init__()
+        if is_train and grad_acc_steps > 1:
+            refuse_inexact_accumulation(model, int(grad_acc_steps))
         self.model = model
         self.is_train = is_train
         if is_train:
