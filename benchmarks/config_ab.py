@@ -56,7 +56,12 @@ def extract(rev: str, dest: Path) -> Path:
 def run(cmd: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
     """Run ``cmd`` in its own process group; kill the group on timeout."""
     proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -145,7 +150,12 @@ def import_cpu(src: Path, repeat: int) -> float:
 
 
 def instructions(cmd: list[str], env: dict[str, str]) -> int:
-    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    valgrind = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+    ]
     out = run(valgrind + cmd, env, 3600)
     match = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
     if match is None:
@@ -200,8 +210,12 @@ def main() -> None:
                     f"| {r['save_reload']:.0f} M | {r['omegaconf']:.0f} M |"
                 )
             return
-        print(f"load average {os.getloadavg()[0]:.1f} at the start; CPU ms, median of {args.repeat}")
-        print("| round | version | import | load | save + reload | omegaconf's read | load / read |")
+        print(
+            f"load average {os.getloadavg()[0]:.1f} at the start; CPU ms, median of {args.repeat}"
+        )
+        print(
+            "| round | version | import | load | save + reload | omegaconf's read | load / read |"
+        )
         print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
         for round_ in range(1, args.rounds + 1):
             for name, src in versions.items():
