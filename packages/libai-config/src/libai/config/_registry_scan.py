@@ -21,15 +21,6 @@ def normalize_dist_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def is_missing_module(exc: ModuleNotFoundError, module: str) -> bool:
-    """True when ``exc`` says ``module`` itself (or a parent package) does not exist.
-
-    False when ``module`` exists but fails on an import of its own, an error
-    that must reach the user unchanged.
-    """
-    return exc.name is not None and (module == exc.name or module.startswith(exc.name + "."))
-
-
 @dataclass(frozen=True)
 class EntryPointRecord:
     """One ``libai.*`` entry point as read from metadata, with its distribution."""

@@ -15,10 +15,18 @@ import sys
 from typing import Any
 
 from ._nearest import nearest
-from ._registry_scan import is_missing_module
 from .errors import TargetError
 
 __all__ = ["TargetError", "dotted_path", "locate", "resolve_target", "target_to_string"]
+
+
+def is_missing_module(exc: ModuleNotFoundError, module: str) -> bool:
+    """True when ``exc`` says ``module`` itself (or a parent package) does not exist.
+
+    False when ``module`` exists but fails on an import of its own, an error
+    that must reach the user unchanged.
+    """
+    return exc.name is not None and (module == exc.name or module.startswith(exc.name + "."))
 
 
 def resolve_target(spec: Any) -> Any:
