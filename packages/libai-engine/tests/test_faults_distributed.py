@@ -9,9 +9,10 @@
   on two ranks gives every loss of an uninterrupted two-rank run.
 - The same under ``python -m oneflow.distributed.launch``, whose own exit status on
   SIGTERM is 1 at once (its code): the ranks still stop together, save, and resume.
-- A checkpoint rank 0 cannot write (``RLIMIT_FSIZE``): both ranks report the same
-  error naming the path and exit 1 instead of waiting for each other, nothing is left
-  running, and ``--resume`` continues from the previous checkpoint.
+- A checkpoint rank 0 cannot write (``RLIMIT_FSIZE``), of a model split over two
+  ranks: both ranks report the same error naming the path and exit 1 instead of
+  waiting for each other, nothing is left running, and ``--resume`` continues from the
+  previous checkpoint.
 """
 
 from __future__ import annotations
@@ -201,7 +202,11 @@ def test_a_checkpoint_rank0_cannot_write_fails_every_rank_without_a_hang(tmp_pat
     """hidden=4096 makes fc1's weight 256 KiB; 12 iterations save model_0000003, 7 and final
     normally; the resumed run to 20 iterations under a 128 KiB file size limit cannot."""
     out = tmp_path / "out"
-    common = [*TWO_RANKS, f"train.output_dir={out}", "model.hidden=4096",
+    # fc1 split over the two ranks (tensor parallel): rank 0 must receive rank 1's half,
+    # so a gather that rank 0 abandons when its write fails would leave rank 1 waiting
+    tensor_parallel = ["--nproc-per-node", "2", "train.dist.tensor_parallel_size=2",
+                       "train.dist.data_parallel_size=1", "model.split_fc1=True"]  # fmt: skip
+    common = [*tensor_parallel, f"train.output_dir={out}", "model.hidden=4096",
               "train.evaluation.enabled=False"]  # fmt: skip
     check_ok(run_engine([MLP, *common], tmp_path, timeout=TIMEOUT))
     assert (out / "last_checkpoint").read_text() == "model_final"
