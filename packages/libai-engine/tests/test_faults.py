@@ -106,13 +106,14 @@ def test_a_user_error_is_not_restarted(tmp_path):
     assert "no_such_key" in proc.stderr and "restart" not in proc.stderr
 
 
-def test_max_restarts_is_refused_under_oneflows_launcher(tmp_path):
+def test_max_restarts_is_refused_under_a_launcher_across_machines(tmp_path):
     proc = run_engine(
         [MLP, "--max-restarts", "1", f"train.output_dir={tmp_path}"],
         tmp_path,
-        env={"WORLD_SIZE": "2", "RANK": "0"},
+        env={"WORLD_SIZE": "4", "RANK": "0", "LOCAL_RANK": "0", "MASTER_ADDR": "192.0.2.1"},
     )
     assert proc.returncode == 2
+    assert "MASTER_ADDR='192.0.2.1' is not this machine's loopback address" in proc.stderr
     assert "libai-engine run --nproc-per-node 2 --max-restarts 3" in proc.stderr
 
 

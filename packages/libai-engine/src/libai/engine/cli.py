@@ -118,6 +118,43 @@ def _supervise(args: argparse.Namespace) -> int:
     )
 
 
+def _supervise_under_launcher(args: argparse.Namespace) -> int:
+    """``--max-restarts`` under ``python -m oneflow.distributed.launch`` on one machine.
+
+    OneFlow's launcher cannot restart its ranks, so rank 0's process takes the group
+    over: it starts and supervises all ``WORLD_SIZE`` ranks itself (the same
+    environment, a fresh port; see :mod:`libai.engine.supervisor`), restarting them
+    together after a crash, while the launcher's other processes step aside (exit 0).
+    Several machines cannot be restarted from one of them: refused, naming the way out.
+    """
+    from libai.engine.supervisor import LAUNCHER_ENV, launcher_group
+
+    if args.nproc_per_node > 1:
+        raise UserError(
+            "--nproc-per-node starts the ranks itself; do not combine it with "
+            "python -m oneflow.distributed.launch (use one or the other)"
+        )
+    group = launcher_group(os.environ)
+    if group.problem:
+        raise UserError(
+            f"--max-restarts under python -m oneflow.distributed.launch restarts the ranks of "
+            f"one machine only, but {group.problem}. On one machine use "
+            "`libai-engine run --nproc-per-node 2 --max-restarts 3 CFG ...`; across machines "
+            "restart the job from your scheduler with `libai-engine run --resume`"
+        )
+    if group.rank != 0:
+        print(
+            f"libai-engine: rank {group.rank} steps aside: rank 0 starts and supervises all "
+            f"{group.world_size} ranks (--max-restarts {args.max_restarts})",
+            file=sys.stderr,
+        )
+        return 0
+    for key in LAUNCHER_ENV:
+        os.environ.pop(key, None)
+    args.nproc_per_node = group.world_size
+    return _supervise(args)
+
+
 def _run(args: argparse.Namespace) -> int:
     _take_options(args)
     from libai.engine.supervisor import SUPERVISED_ENV
@@ -125,11 +162,7 @@ def _run(args: argparse.Namespace) -> int:
     supervised = os.environ.get(SUPERVISED_ENV) == "1"
     if not supervised and (args.max_restarts or args.nproc_per_node > 1):
         if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
-            raise UserError(
-                "--max-restarts and --nproc-per-node start and restart the ranks themselves; "
-                "do not run them under python -m oneflow.distributed.launch. Use e.g. "
-                "`libai-engine run --nproc-per-node 2 --max-restarts 3 CFG ...`"
-            )
+            return _supervise_under_launcher(args)
         return _supervise(args)
     from libai.engine.launch import run_from_args  # imports OneFlow
 

@@ -25,6 +25,11 @@ iteration, save a checkpoint and exit with ``128 + signal``; no restart follows.
 same holds when the signal reaches one rank only: it tells its peers (stop.py), they
 all save and exit with ``128 + signal``, and the supervisor waits for all of them and
 does not restart (a stop was asked for, nothing crashed).
+
+Under ``python -m oneflow.distributed.launch --nproc_per_node P ... run --max-restarts N``
+on one machine, rank 0's process becomes this supervisor for all ``P`` ranks (it starts
+them anew on a fresh port) and the launcher's other processes exit 0 at once, so the
+whole group restarts after a crash (:func:`launcher_group` decides whether it can).
 """
 
 from __future__ import annotations
@@ -34,14 +39,21 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Optional
 
 from libai.engine.stop import STOP_SIGNALS
 
-__all__ = ["Attempt", "describe_status", "rank_environment", "supervise"]
+__all__ = [
+    "Attempt",
+    "LauncherGroup",
+    "describe_status",
+    "launcher_group",
+    "rank_environment",
+    "supervise",
+]
 
 # Status 2 is a user error (a bad config or option): a restart cannot fix it.
 NO_RESTART_STATUSES = (0, 2)
@@ -85,6 +97,47 @@ def rank_environment(rank: int, world_size: int, port: int) -> dict:
     if world_size > 1:
         env.setdefault("OMP_NUM_THREADS", "1")  # as OneFlow's launcher: no oversubscription
     return env
+
+
+# What OneFlow's launcher sets for each rank (rank_environment sets them anew).
+LAUNCHER_ENV = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK")
+
+
+@dataclass
+class LauncherGroup:
+    """This process's place in a group started by OneFlow's launcher."""
+
+    rank: int
+    world_size: int
+    problem: str  # why the group cannot be supervised from here; "" when it can
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+    import socket
+
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):  # unresolvable: certainly not this machine's loopback
+        return False
+
+
+def launcher_group(environ: Mapping[str, str]) -> LauncherGroup:
+    """Read the launcher's environment: can rank 0 restart the whole group on its own?
+
+    Only when every rank runs on this machine: the ranks' global and local numbers agree
+    (so there is no second node) and the master address is a loopback address (the
+    launcher's default, 127.0.0.1).
+    """
+    rank = int(environ.get("RANK", "0") or 0)
+    world_size = int(environ.get("WORLD_SIZE", "1") or 1)
+    local_rank, master = environ.get("LOCAL_RANK"), environ.get("MASTER_ADDR", "")
+    problem = ""
+    if local_rank is None or int(local_rank) != rank:
+        problem = f"this rank's RANK={rank} and LOCAL_RANK={local_rank} say it is not on node 0"
+    elif not _is_loopback(master):
+        problem = f"MASTER_ADDR={master!r} is not this machine's loopback address"
+    return LauncherGroup(rank=rank, world_size=world_size, problem=problem)
 
 
 def _free_port() -> int:
