@@ -153,7 +153,9 @@ def _signal_mid_run(
     out: Path, extra: list[str], timeout: float = 240, options: tuple[str, ...] = ()
 ) -> tuple[int, str]:
     """Start a slow 30-iteration run; once iteration 5 is logged send SIGTERM, then SIGINT
-    at once (a second signal while the run is stopping and saving)."""
+    as soon as the run has logged the SIGTERM (a second signal while it is stopping and
+    saving). Not sooner: two signals pending at once are handled in signal-number order,
+    SIGINT first, which happens when a graph step holds the main thread in C."""
     cmd = engine_command("run", str(CONFIGS / "toy_mlp_slow.py"), *options,
                          f"train.output_dir={out}", "train.train_iter=30", "train.log_period=1",
                          *extra)  # fmt: skip
@@ -164,8 +166,12 @@ def _signal_mid_run(
                 r.get("iteration", 0) >= 5 for r in metrics(out)
             ):
                 run.send_signal(signal.SIGTERM)
-                time.sleep(0.05)
-                run.send_signal(signal.SIGINT)
+                log = out / "log.txt"
+                while time.monotonic() < deadline and run.poll() is None:
+                    if log.exists() and "SIGTERM received" in log.read_text():
+                        run.send_signal(signal.SIGINT)
+                        break
+                    time.sleep(0.01)
                 break
             time.sleep(0.05)
         returncode = run.wait(timeout=max(deadline - time.monotonic(), 1))

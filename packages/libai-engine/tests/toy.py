@@ -150,12 +150,20 @@ def build_toy_test_loader(num_samples: int = 64, test_batch_size: int = 8) -> To
 class ToyMLP(flow.nn.Module):
     """Two linear layers; ``{"loss": ce}`` in training, ``{"prediction_scores": logits}`` in eval."""
 
-    def __init__(self, hidden: int = 32) -> None:
+    def __init__(self, hidden: int = 32, split_fc1: bool = False) -> None:
         super().__init__()
         self.fc1 = flow.nn.Linear(NUM_FEATURES, hidden)
         self.act = flow.nn.GELU()
         self.fc2 = flow.nn.Linear(hidden, NUM_CLASSES)
         self.loss = flow.nn.CrossEntropyLoss()
+        if split_fc1:
+            # fc1 column-parallel over the tensor-parallel ranks (the rest broadcast): each
+            # rank holds a part, so gathering it for a checkpoint moves data between ranks.
+            dist.convert_to_distributed_default_setting(self)
+            self.fc1.to_global(
+                placement=dist.get_layer_placement(0),
+                sbp=dist.get_nd_sbp([flow.sbp.broadcast, flow.sbp.split(0)]),
+            )
 
     def forward(self, x: Any, labels: Optional[Any] = None) -> dict:
         logits = self.fc2(self.act(self.fc1(x)))

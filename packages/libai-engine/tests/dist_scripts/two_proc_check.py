@@ -156,6 +156,43 @@ def checkpoint_round_trip(save_dir: str) -> dict:
     }
 
 
+def checkpoint_of_placed_tensors(save_dir: str) -> dict:
+    """A parameter on rank 1 alone (a second pipeline stage) and one split over both
+    ranks: saved (gathered to rank 0 before rank 0 writes) and loaded back in place."""
+    from libai.utils.checkpoint import Checkpointer
+
+    def build(seed):
+        flow.manual_seed(seed)
+        model = flow.nn.Sequential(flow.nn.Linear(3, 4), flow.nn.Linear(4, 2))
+        # local -> broadcast first (a local tensor given a split sbp would be one shard)
+        model[0].to_global(placement=flow.placement("cpu", [0, 1]), sbp=flow.sbp.broadcast)
+        model[0].to_global(placement=flow.placement("cpu", [0, 1]), sbp=flow.sbp.split(0))
+        model[1].to_global(placement=flow.placement("cpu", [1]), sbp=flow.sbp.broadcast)
+        return model, flow.optim.Adam(model.parameters(), lr=0.1)
+
+    def step(model, optimizer):
+        x = flow.ones(2, 3).to_global(placement=flow.placement("cpu", [0, 1]),
+                                      sbp=flow.sbp.broadcast)  # fmt: skip
+        h = model[0](x).to_global(placement=flow.placement("cpu", [1]), sbp=flow.sbp.broadcast)
+        model[1](h).sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+    model, optimizer = build(0)
+    step(model, optimizer)
+    Checkpointer(model, save_dir, optimizer=optimizer).save("model_0000000", iteration=0)
+    model2, optimizer2 = build(1)
+    extra = Checkpointer(model2, save_dir, optimizer=optimizer2).resume_or_load(None)
+    step(model, optimizer)
+    step(model2, optimizer2)
+    return {
+        "extra": extra,
+        "weights": [dist.tton(p).tolist() for p in model.parameters()],
+        "weights2": [dist.tton(p).tolist() for p in model2.parameters()],
+        "placements": [f"{p.placement} {p.sbp}" for p in model2.parameters()],
+    }
+
+
 if __name__ == "__main__":
     result = {"world_size": dist.get_world_size(), "dp_sum": data_parallel_sum()}
     result["tp"] = tensor_parallel_linear()
@@ -163,6 +200,7 @@ if __name__ == "__main__":
     result["pipeline"] = pipeline_two_stages()
     result["whole_2d"] = whole_from_2d_placement()
     result["checkpoint"] = checkpoint_round_trip(sys.argv[1] + ".ckpt")
+    result["placed_checkpoint"] = checkpoint_of_placed_tensors(sys.argv[1] + ".ckpt2")
     dist.synchronize()
     if dist.is_main_process():
         with open(sys.argv[1], "w") as f:

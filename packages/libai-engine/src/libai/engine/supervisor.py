@@ -21,7 +21,10 @@ fresh port. The ranks stay in the supervisor's process group (killing that group
 kills everything) and die with the supervisor (``PR_SET_PDEATHSIG`` on Linux), so
 no rank outlives it; their data-loader workers die with them the same way.
 SIGTERM or SIGINT sent to the supervisor is passed to every rank, which finish their
-iteration, save a checkpoint and exit with ``128 + signal``; no restart follows.
+iteration, save a checkpoint and exit with ``128 + signal``; no restart follows. The
+same holds when the signal reaches one rank only: it tells its peers (stop.py), they
+all save and exit with ``128 + signal``, and the supervisor waits for all of them and
+does not restart (a stop was asked for, nothing crashed).
 
 Under ``python -m oneflow.distributed.launch --nproc_per_node P ... run --max-restarts N``
 on one machine, rank 0's process becomes this supervisor for all ``P`` ranks (it starts
@@ -40,6 +43,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Optional
+
+from libai.engine.stop import STOP_SIGNALS
 
 __all__ = [
     "Attempt",
@@ -158,6 +163,7 @@ class Attempt:
 
     status: int
     cause: str  # "" on success; "rank 1: SIGSEGV", "exit status 1", ...
+    stopped: bool = False  # the ranks stopped after a stop signal, their state saved
 
 
 class _Ranks:
@@ -202,7 +208,7 @@ class _Ranks:
                     rank, code = failed
                     # A stopping rank that saved exits 128 + signal; its peers are
                     # doing the same. Anything else: the others would wait forever.
-                    if not (stopping.signum and code == 128 + stopping.signum):
+                    if not _stopped_cleanly(code):
                         break
                     if time.monotonic() - failed_at > STOP_GRACE_SECONDS:
                         break
@@ -213,7 +219,16 @@ class _Ranks:
             return Attempt(0, "")
         rank, code = failed
         who = f"rank {rank} " if len(self.procs) > 1 else ""
+        if _stopped_cleanly(code):
+            signame = signal.Signals(code - 128).name
+            return Attempt(code, f"{who}stopped by {signame}", stopped=True)
         return Attempt(exit_status(code), f"{who}died of {describe_status(code)}")
+
+
+def _stopped_cleanly(code: int) -> bool:
+    """Whether a rank exited as the trainer does after a stop signal: checkpoint
+    written, status ``128 + signal`` (a rank *killed* by the signal has ``-signal``)."""
+    return code in {128 + int(s) for s in STOP_SIGNALS}
 
 
 # A rank that crashed takes its peers down with it (an abort or an error in the next
@@ -287,7 +302,7 @@ def supervise(
                 stop.ranks.signal_all(stop.signum)
             attempt = stop.ranks.wait(stop)
             stop.ranks = None
-            if attempt.status in NO_RESTART_STATUSES or stop.signum:
+            if attempt.status in NO_RESTART_STATUSES or stop.signum or attempt.stopped:
                 return attempt.status
             if restarts >= max_restarts:
                 _say(

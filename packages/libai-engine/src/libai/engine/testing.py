@@ -166,7 +166,8 @@ class BackgroundProcess:
     """A process a test watches while it runs (to signal or kill it mid-way).
 
     It runs in its own process group with stdout discarded and stderr kept in a file
-    (:meth:`stderr`); leaving the ``with`` block kills whatever is left of the group::
+    (:meth:`stderr`); ``preexec_fn`` runs in the child before the command (e.g. to set
+    a resource limit); leaving the ``with`` block kills whatever is left of the group::
 
         with BackgroundProcess(engine_command("run", cfg), env=env) as run:
             ...  # watch the output dir, then run.send_signal(signal.SIGTERM)
@@ -179,6 +180,7 @@ class BackgroundProcess:
         *,
         cwd: Union[str, Path, None] = None,
         env: Optional[Mapping[str, str]] = None,
+        preexec_fn: Optional[Callable[[], None]] = None,
     ) -> None:
         self.args = list(cmd)
         self._stderr = tempfile.TemporaryFile("w+")
@@ -189,6 +191,7 @@ class BackgroundProcess:
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             text=True,
+            preexec_fn=preexec_fn,
             start_new_session=True,
         )
 

@@ -16,9 +16,21 @@ checks every file against the manifest, so a truncated or missing file is a
 :class:`CheckpointError` naming it, not a half-loaded model.
 
 Multi-process runs: every rank calls :meth:`Checkpointer.save` and
-:meth:`Checkpointer.load`. Global tensors are gathered to rank 0, which does all
-the disk I/O (``flow.save(..., global_dst_rank=0)``), and loaded from rank 0
-(``flow.load(..., global_src_rank=0)``), so the ranks need no shared filesystem.
+:meth:`Checkpointer.load`; rank 0 does all the disk I/O, so the ranks need no shared
+filesystem. A save runs in three phases, so that a write that fails partway (disk
+full, a file size limit, a read-only directory) cannot leave a rank waiting:
+
+1. every collective: the temporary name, every rank's RNG state, and each global
+   tensor of the state dicts gathered whole to rank 0 as a local tensor (what
+   ``flow.save(..., global_dst_rank=0)`` does, but before any file is opened);
+2. rank 0 writes everything with no collective (``flow.save`` of local tensors);
+3. one exchange of rank 0's outcome, so every rank returns, or every rank raises
+   the same :class:`CheckpointError` naming the path.
+
+The cost: while it writes, rank 0 holds one host copy of every global tensor of
+the model and the other checkpointables (for AdamW about 3x the parameters), which
+``flow.save`` gathered one tensor at a time. Loading reads on rank 0 and
+broadcasts (``flow.load(..., global_src_rank=0)``); the files are the same either way.
 """
 
 from __future__ import annotations
@@ -31,7 +43,7 @@ import random
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -63,21 +75,6 @@ class CheckpointError(RuntimeError):
 
 
 # -- internals -------------------------------------------------------------------------
-
-
-def _walk_tensors(obj: Any) -> Iterable:
-    if isinstance(obj, flow.Tensor):
-        yield obj
-    elif isinstance(obj, Mapping):
-        for value in obj.values():
-            yield from _walk_tensors(value)
-    elif isinstance(obj, (list, tuple)):
-        for value in obj:
-            yield from _walk_tensors(value)
-
-
-def _has_global_tensor(obj: Any) -> bool:
-    return any(t.is_global for t in _walk_tensors(obj))
 
 
 def _manifest(root: str) -> dict:
@@ -174,17 +171,38 @@ def _state_like(value: Any, param: Any) -> Any:
     return value.to_global(placement=param.placement, sbp=[flow.sbp.broadcast] * len(param.sbp))
 
 
+def _map_global_tensors(obj: Any, func: Any) -> Any:
+    """``obj`` with each global tensor ``t`` inside its dicts, lists and tuples replaced
+    by ``func(t)``, in the order of the containers (the same on every rank)."""
+    if isinstance(obj, flow.Tensor):
+        return func(obj) if obj.is_global else obj
+    if isinstance(obj, dict):
+        return {k: _map_global_tensors(v, func) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_map_global_tensors(v, func) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_map_global_tensors(v, func) for v in obj)
+    return obj
+
+
 def _localize(obj: Any) -> Any:
     """Replace global tensors by their whole local value (for local models and optimizers)."""
-    if isinstance(obj, flow.Tensor):
-        return dist.to_whole_local(obj) if obj.is_global else obj
-    if isinstance(obj, dict):
-        return {k: _localize(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_localize(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_localize(v) for v in obj)
-    return obj
+    return _map_global_tensors(obj, dist.to_whole_local)
+
+
+def _whole_on_rank0(tensor: Any) -> Any:
+    """The whole value of a global tensor as a local CPU tensor on rank 0 (an empty one
+    elsewhere); a collective every rank calls. Boxed on the CPU first, as ``flow.save``
+    does, so that no device holds a second copy."""
+    cpu = flow.placement("cpu", tensor.placement.ranks)
+    on_cpu = tensor.to_global(placement=cpu, sbp=tensor.sbp)
+    rank0 = flow.placement("cpu", [0])
+    return on_cpu.to_global(placement=rank0, sbp=flow.sbp.broadcast).to_local()
+
+
+def _gather_to_rank0(state: Any) -> Any:
+    """``state`` with its global tensors gathered whole to rank 0 (phase 1 of a save)."""
+    return _map_global_tensors(state, _whole_on_rank0)
 
 
 def _one_for_all(func: Any) -> Any:
@@ -266,32 +284,19 @@ class Checkpointer:
             raise ValueError(f"checkpoint name must be a plain directory name, got {name!r}")
         extra = _json_ready(extra, name)
         final = os.path.join(self.save_dir, name)
+        # Phase 1, every collective (module docstring): after it, rank 0 writes alone,
+        # so a write that fails partway leaves no rank waiting in a gather.
         token = uuid.uuid4().hex[:8]
         if dist.get_world_size() > 1:
             token = dist.all_gather_object(token)[0]  # every rank writes to rank 0's path
         tmp = f"{final}{TMP_MARK}{token}"
         rng_states = dist.all_gather_object(_rng_state())
-
-        error: str | None = None
-        if dist.is_main_process():
-            try:
-                # Leftovers of an earlier save of this name that crashed: never read, remove.
-                for stale in glob.glob(glob.escape(final) + TMP_MARK + "*"):
-                    shutil.rmtree(stale)
-                os.makedirs(tmp, exist_ok=False)
-            except OSError as exc:
-                error = _write_error(name, exc.filename or tmp, exc)
-        self._raise_on_every_rank(error, tmp)
         states = {"model": self.model.state_dict()}
         states.update({k: obj.state_dict() for k, obj in self.checkpointables.items()})
-        for key, state in states.items():
-            path = os.path.join(tmp, key)
-            try:
-                self._save_object(state, path)
-            except Exception as exc:  # flow.save raises OSError or OneFlow's RuntimeError
-                error = error or _write_error(name, getattr(exc, "filename", None) or path, exc)
-        self._raise_on_every_rank(error, tmp)
+        states = {key: _gather_to_rank0(state) for key, state in states.items()}
 
+        # Phase 2: rank 0 writes, no collective.
+        error: str | None = None
         if dist.is_main_process():
             meta = {
                 "format": FORMAT_VERSION,
@@ -300,28 +305,62 @@ class Checkpointer:
                 "extra": extra,
                 "world_size": dist.get_world_size(),
                 "rng_states": rng_states,
-                "files": _manifest(tmp),
             }
-            try:
-                # meta.json is written last: a directory without it was never finished.
-                _write_atomic_text(os.path.join(tmp, META_FILE), json.dumps(meta))
-                self._replace_dir(tmp, final, token)
-                if tag_last:
-                    self.tag_last_checkpoint(name)
-            except OSError as exc:
-                error = _write_error(name, exc.filename or tmp, exc)
+            error = self._write(name, tmp, final, token, states, meta, tag_last)
+        del states  # rank 0's copy of the state, before the peers go on
+
+        # Phase 3: one exchange of rank 0's outcome; on failure every rank raises.
         self._raise_on_every_rank(error, tmp)
-        if dist.is_main_process():
-            self._prune()
-            logger.info("Saved checkpoint %s", final)
-        dist.synchronize()
         self.last_saved = {"name": name, "tag_last": tag_last, **extra}
         return final
+
+    def _write(
+        self,
+        name: str,
+        tmp: str,
+        final: str,
+        token: str,
+        states: Mapping[str, Any],
+        meta: dict,
+        tag_last: bool,
+    ) -> str | None:
+        """Write checkpoint ``name`` through ``tmp`` (rank 0 only, no collective).
+
+        Returns ``None``, or the error message naming the path that could not be written.
+        """
+        path = tmp
+        try:
+            # Leftovers of an earlier save of this name that crashed: never read, remove.
+            for stale in glob.glob(glob.escape(final) + TMP_MARK + "*"):
+                shutil.rmtree(stale)
+            os.makedirs(tmp, exist_ok=False)
+            for key, state in states.items():
+                path = os.path.join(tmp, key)
+                flow.save(state, path)
+            path = tmp
+            # meta.json is written last: a directory without it was never finished.
+            meta = {**meta, "files": _manifest(tmp)}
+            _write_atomic_text(os.path.join(tmp, META_FILE), json.dumps(meta))
+            self._replace_dir(tmp, final, token)
+            if tag_last:
+                self.tag_last_checkpoint(name)
+        except Exception as exc:  # flow.save raises OSError or OneFlow's RuntimeError
+            return _write_error(name, getattr(exc, "filename", None) or path, exc)
+        try:
+            self._prune()
+        except OSError as exc:  # the new checkpoint is complete: not worth failing the run
+            logger.warning("could not remove an old checkpoint: %s", exc)
+        logger.info("Saved checkpoint %s", final)
+        return None
 
     @staticmethod
     def _raise_on_every_rank(error: str | None, tmp: str) -> None:
         """Raise ``error`` (rank 0's) as :class:`CheckpointError` on every rank, after
-        removing the unfinished ``tmp`` directory; a no-op when there is no error."""
+        removing the unfinished ``tmp`` directory; a no-op when there is no error.
+
+        With several ranks this is one collective (the error message, or ``None``,
+        from rank 0 to all), so it also keeps the ranks in step after a save.
+        """
         if dist.get_world_size() > 1:
             error = dist.all_gather_object(error)[0]
         if error is None:
@@ -332,12 +371,6 @@ class Checkpointer:
             except OSError as exc:  # e.g. a read-only parent: nothing reads *.tmp-* anyway
                 logger.warning("could not remove the unfinished checkpoint %s: %s", tmp, exc)
         raise CheckpointError(error)
-
-    def _save_object(self, state: Any, path: str) -> None:
-        if _has_global_tensor(state):
-            flow.save(state, path, global_dst_rank=0)
-        elif dist.is_main_process():
-            flow.save(state, path)
 
     @staticmethod
     def _replace_dir(tmp: str, final: str, token: str) -> None:
