@@ -8,9 +8,10 @@ the committed files byte for byte::
 Four tasks with one right answer each, so exact match of a greedy answer is a fair
 score, and each held-out record is a new combination of parts seen in training (a new
 sequence of digits or words), so a model that learned the rule answers it and one that
-memorised the training set does not. The tasks are ones a 2-layer model learns from a
-few hundred examples per task in minutes on a CPU (copying and looking up tokens, no arithmetic
-and no reordering):
+memorised the training set does not. The tasks are meant to be within reach of a 2-layer
+model trained on a few hundred examples per task for minutes on a CPU (copying and
+looking up tokens, no arithmetic and no reordering; how far it gets is measured in the
+plugin's README):
 
 * ``digits``: "Write the digit words as a number." / input ``"seven two nine"`` -> ``"729"``
 * ``copy``: "Copy the words." / input ``"red fox blue"`` -> ``"red fox blue"``
@@ -38,8 +39,8 @@ PER_TASK = 280
 HELDOUT_PER_TASK = 30
 # Every input has this many words (each one token), so the k-th answer token always sits
 # the same distance after the k-th input word: copying is one attention pattern at a
-# fixed relative position (plus a per-token map for digits), which a 2-layer model finds
-# in a few minutes; inputs of varying length left it guessing words (README's table).
+# fixed relative position (plus a per-token map for digits); with inputs of 3 or 4 words
+# a 2-layer model was still guessing words after 2000 steps (README's table).
 INPUT_LENGTH = 3
 # The repetition task has only len(WORDS) * 3 distinct records; REPEAT_HELDOUT of them held out.
 REPEAT_HELDOUT = 12
