@@ -168,7 +168,7 @@ def test_argument_errors(tmp_path, tokenizer, alpaca_file) -> None:
 
 def test_bundled_data_is_alpaca_and_held_out_records_are_new() -> None:
     train, heldout = read_alpaca_records(TRAIN_PATH), read_alpaca_records(HELDOUT_PATH)
-    assert (len(train), len(heldout)) == (408, 102)
+    assert (len(train), len(heldout)) == (798, 102)
     key = lambda r: (r["instruction"], r["input"])  # noqa: E731
     assert not {key(r) for r in train} & {key(r) for r in heldout}
 

@@ -3,7 +3,8 @@
 The reading and the checked copy are libai-models' (``read_state_dict``,
 ``load_converted``: missing, unexpected and mis-shaped tensors listed by name); this
 module adds the sharded layout (``model.safetensors.index.json`` naming one file per
-tensor) and the conversion: our submodules carry Hugging Face's names except the fused
+tensor), bfloat16 safetensors (read exactly as float32: see :func:`read_safetensors`)
+and the conversion: our submodules carry Hugging Face's names except the fused
 ``query_key_value`` and ``gate_up_proj``; a tied ``lm_head`` and old checkpoints'
 ``rotary_emb.inv_freq`` are dropped.
 """
@@ -11,6 +12,7 @@ tensor) and the conversion: our submodules carry Hugging Face's names except the
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +28,76 @@ from libai.models.utils.model_loader.checkpoint_files import read_state_dict
 from libai_llama.hf_config import cfg_from_hf_config
 
 SHARD_INDEX = "model.safetensors.index.json"
+SINGLE_FILE = "model.safetensors"
+
+
+def _safetensors_header(file: Path) -> tuple[dict, int]:
+    """``(header, data_start)`` of a safetensors file: the JSON header, ``{name: {"dtype",
+    "shape", "data_offsets"}}`` (and ``"__metadata__"``), and the file offset its
+    ``data_offsets`` count from, as the format lays it out: an 8-byte little-endian
+    length, that many bytes of JSON, then the data."""
+    with open(file, "rb") as f:
+        prefix = f.read(8)
+        if len(prefix) < 8:
+            raise CheckpointError(f"{file}: not a safetensors file (shorter than its header)")
+        (length,) = struct.unpack("<Q", prefix)
+        raw = f.read(length)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{file}: not a safetensors file (bad JSON header: {exc})") from exc
+    if not isinstance(header, dict) or len(raw) != length:
+        raise CheckpointError(f"{file}: not a safetensors file (truncated header)")
+    return header, 8 + length
+
+
+def read_safetensors(file: Path) -> dict[str, np.ndarray]:
+    """``{name: array}`` of one safetensors file, bfloat16 tensors as float32.
+
+    safetensors' numpy reader refuses bfloat16 (numpy has no such type), the dtype most
+    Hugging Face checkpoints are stored in. The conversion is exact: a bfloat16 is the
+    top 16 bits of the float32 of the same value, so each one is shifted into the high
+    half of a 32-bit word. Every other dtype is read by safetensors itself.
+    """
+    from safetensors import safe_open
+
+    file = Path(file)
+    header, data_start = _safetensors_header(file)
+    bf16 = {
+        name: info
+        for name, info in header.items()
+        if name != "__metadata__" and info.get("dtype") == "BF16"
+    }
+    state: dict[str, np.ndarray] = {}
+    with safe_open(str(file), framework="numpy") as f:
+        for name in f.keys():
+            if name not in bf16:
+                state[name] = f.get_tensor(name)
+    for name, info in bf16.items():
+        begin, end = info["data_offsets"]
+        count = int(np.prod(info["shape"], dtype=np.int64))
+        if end - begin != 2 * count:
+            raise CheckpointError(
+                f"{file}: tensor {name!r} of shape {info['shape']} in BF16 needs {2 * count} "
+                f"bytes, its data_offsets span {end - begin}"
+            )
+        half = np.fromfile(file, dtype="<u2", count=count, offset=data_start + begin)
+        state[name] = (half.astype(np.uint32) << 16).view(np.float32).reshape(info["shape"])
+    return state
 
 
 def read_hf_weights(path: Path) -> dict[str, np.ndarray]:
-    """``{name: array}`` of the checkpoint in ``path``, single-file or sharded.
+    """``{name: array}`` of the checkpoint in ``path``, single-file or sharded safetensors
+    (bfloat16 read as float32), or ``pytorch_model.bin``.
 
     Raises ``CheckpointError`` when the index names a shard that is not there.
     """
     path = Path(path)
     index_file = path / SHARD_INDEX
     if not index_file.is_file():
+        if (path / SINGLE_FILE).is_file():
+            return read_safetensors(path / SINGLE_FILE)
         return read_state_dict(path)
-    from safetensors.numpy import load_file
 
     weight_map = json.loads(index_file.read_text()).get("weight_map")
     if not isinstance(weight_map, dict) or not weight_map:
@@ -51,7 +111,7 @@ def read_hf_weights(path: Path) -> dict[str, np.ndarray]:
                 f"{index_file} names shard {shard!r} (holding {names[:3]}"
                 f"{' ...' if len(names) > 3 else ''}) but {shard_file} does not exist"
             )
-        state.update(load_file(str(shard_file)))
+        state.update(read_safetensors(shard_file))
     absent = sorted(set(weight_map) - set(state))
     if absent:
         raise CheckpointError(f"{index_file}: tensors listed but not in their shards: {absent}")

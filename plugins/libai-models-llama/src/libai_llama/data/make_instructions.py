@@ -8,9 +8,10 @@ the committed files byte for byte::
 Four tasks with one right answer each, so exact match of a greedy answer is a fair
 score, and each held-out record is a new combination of parts seen in training (a new
 sequence of digits or words), so a model that learned the rule answers it and one that
-memorised the training set does not. The tasks are ones a 2-layer model learns from a
-few hundred examples in minutes on a CPU (copying and looking up tokens, no arithmetic
-and no reordering):
+memorised the training set does not. The tasks are meant to be within reach of a 2-layer
+model trained on a few hundred examples per task for minutes on a CPU (copying and
+looking up tokens, no arithmetic and no reordering; how far it gets is measured in the
+plugin's README):
 
 * ``digits``: "Write the digit words as a number." / input ``"seven two nine"`` -> ``"729"``
 * ``copy``: "Copy the words." / input ``"red fox blue"`` -> ``"red fox blue"``
@@ -18,7 +19,8 @@ and no reordering):
 * ``repeat``: "Repeat the word lamp three times." (no input) -> ``"lamp lamp lamp"``
 
 Records are Alpaca's published format (a JSON list of ``instruction``/``input``/
-``output`` objects, 4-space indented like ``alpaca_data.json``); 20% of each task is
+``output`` objects, 4-space indented like ``alpaca_data.json``); the last
+``HELDOUT_PER_TASK`` records of each task (``REPEAT_HELDOUT`` of the repetition task) are
 held out.
 """
 
@@ -31,8 +33,17 @@ from collections.abc import Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = 20240
-PER_TASK = 150
-HELDOUT_FRACTION = 0.2
+# Records of each of the digits, copy and last-word tasks: most for training (a tiny model
+# needs several hundred examples of a rule to learn it in minutes), HELDOUT_PER_TASK held out.
+PER_TASK = 280
+HELDOUT_PER_TASK = 30
+# Every input has this many words (each one token), so the k-th answer token always sits
+# the same distance after the k-th input word: copying is one attention pattern at a
+# fixed relative position (plus a per-token map for digits); with inputs of 3 or 4 words
+# a 2-layer model was still guessing words after 2000 steps (README's table).
+INPUT_LENGTH = 3
+# The repetition task has only len(WORDS) * 3 distinct records; REPEAT_HELDOUT of them held out.
+REPEAT_HELDOUT = 12
 
 ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 WORDS = ["red", "blue", "green", "fox", "cat", "dog", "lamp", "tree", "river", "stone", "bird",
@@ -40,10 +51,10 @@ WORDS = ["red", "blue", "green", "fox", "cat", "dog", "lamp", "tree", "river", "
 
 
 def word_sequences(rng: random.Random, vocabulary: list) -> Iterator[tuple]:
-    """``PER_TASK`` distinct sequences of 3 or 4 different items of ``vocabulary``."""
+    """``PER_TASK`` distinct sequences of ``INPUT_LENGTH`` different items of ``vocabulary``."""
     seen: set[tuple[str, ...]] = set()
     while len(seen) < PER_TASK:
-        words = tuple(rng.sample(vocabulary, rng.choice([3, 4])))
+        words = tuple(rng.sample(vocabulary, INPUT_LENGTH))
         if words not in seen:
             seen.add(words)
             yield words
@@ -83,17 +94,17 @@ def repeat_task(rng: random.Random) -> list[dict]:
             "input": "",
             "output": " ".join([word] * counts[count]),
         }
-        for word, count in rng.sample(cases, min(PER_TASK, len(cases)))
+        for word, count in rng.sample(cases, len(cases))
     ]
 
 
 def build() -> tuple[list[dict], list[dict]]:
-    """``(train, heldout)``: each task shuffled, its last 20% held out, tasks interleaved."""
+    """``(train, heldout)``: each task shuffled, its last records held out, tasks interleaved."""
     rng = random.Random(SEED)
     train, heldout = [], []
     for task in (digits_task, copy_task, last_word_task, repeat_task):
         records = task(rng)
-        cut = len(records) - int(round(len(records) * HELDOUT_FRACTION))
+        cut = len(records) - (REPEAT_HELDOUT if task is repeat_task else HELDOUT_PER_TASK)
         train += records[:cut]
         heldout += records[cut:]
     rng.shuffle(train)
