@@ -127,7 +127,7 @@ def _supervise_under_launcher(args: argparse.Namespace) -> int:
     together after a crash, while the launcher's other processes step aside (exit 0).
     Several machines cannot be restarted from one of them: refused, naming the way out.
     """
-    from libai.engine.supervisor import LAUNCHER_ENV, launcher_group
+    from libai.engine.supervisor import launcher_group
 
     if args.nproc_per_node > 1:
         raise UserError(
@@ -149,8 +149,7 @@ def _supervise_under_launcher(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
-    for key in LAUNCHER_ENV:
-        os.environ.pop(key, None)
+    # The ranks get the launcher's variables anew (rank_environment), on a fresh port.
     args.nproc_per_node = group.world_size
     return _supervise(args)
 

@@ -99,10 +99,6 @@ def rank_environment(rank: int, world_size: int, port: int) -> dict:
     return env
 
 
-# What OneFlow's launcher sets for each rank (rank_environment sets them anew).
-LAUNCHER_ENV = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK")
-
-
 @dataclass
 class LauncherGroup:
     """This process's place in a group started by OneFlow's launcher."""
