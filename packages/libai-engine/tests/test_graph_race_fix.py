@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from libai.engine.testing import CRASH_SIGNALS
+from libai.engine.testing import crash_signal
 from libai.utils.graph_race_fix import (
     ONEFLOW_0_9_0_BUILD_ID,
     ElfError,
@@ -98,13 +98,13 @@ def _env(cache: Path, **extra: str) -> dict:
 def _graph_run(env: dict, *, retry_on_crash: bool) -> dict:
     proc = _python(GRAPH_RUN, env)
     for _ in range(2 if retry_on_crash else 0):
-        if -proc.returncode not in {int(s) for s in CRASH_SIGNALS}:
+        crash = crash_signal(proc.returncode)
+        if crash is None:
             break
         # Only for runs without the fix: that is the crash the fix exists for. The race
         # corrupts the heap, so it ends in SIGSEGV or, caught by malloc, SIGABRT
         # ("free(): invalid next size").
-        name = signal.Signals(-proc.returncode).name
-        print(f"note: the unfixed graph run died of {name}; retrying", file=sys.stderr)
+        print(f"note: the unfixed graph run died of {crash.name}; retrying", file=sys.stderr)
         proc = _python(GRAPH_RUN, env)
     assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout}\n{proc.stderr[-4000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
